@@ -1,0 +1,410 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"babelfeed"
+)
+
+// itemsFillPercent packs the items bucket's pages full: item IDs only ever
+// grow, so new records are appended at the right edge, where bbolt's default
+// half-full split would waste half of every page.
+const itemsFillPercent = 0.95
+
+// updateBatch is how many items UpdateItems rewrites per transaction: big
+// enough to amortise the commit's fsyncs, small enough not to hold the
+// writer lock for long.
+const updateBatch = 1000
+
+// SaveResult counts what SaveFetch did with the items it was given.
+type SaveResult struct{ Added, Updated, Unchanged int }
+
+// Known returns item key -> ContentHash for every item stored for a feed, so
+// the poller can skip language tagging of unchanged items.
+func (s *Store) Known(feedID uint64) (map[string]string, error) {
+	known := map[string]string{}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b := bucketsOf(tx)
+		prefix := feedPrefix(feedID)
+		c := b.keys.Cursor()
+		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			if len(v) < 8 {
+				return fmt.Errorf("item key record %q too short", k)
+			}
+			key := string(k[len(prefix):])
+			if len(key) > 0 && key[0] == 0xff {
+				// A hashed key: the item has the real one.
+				id := binary.BigEndian.Uint64(v)
+				it, err := b.item(id)
+				if err != nil {
+					return err
+				}
+				key = it.Key
+			}
+			known[key] = string(v[8:])
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("known items of feed %d: %w", feedID, err)
+	}
+	return known, nil
+}
+
+func (b buckets) item(id uint64) (babelfeed.Item, error) {
+	v := b.items.Get(u64(id))
+	if v == nil {
+		return babelfeed.Item{}, fmt.Errorf("item %d: %w", id, ErrNotFound)
+	}
+	return decodeItem(id, v)
+}
+
+// writeItem stores it, replacing old (nil for a new item): the record, its
+// key entry and its three index entries. buf is scratch space, returned for
+// reuse.
+func (b buckets) writeItem(old, it *babelfeed.Item, buf []byte) ([]byte, error) {
+	n := nanos(SortTime(it))
+	if old != nil {
+		on := nanos(SortTime(old))
+		if on != n || old.Lang != it.Lang || old.FeedID != it.FeedID {
+			if err := b.deleteIndexes(old); err != nil {
+				return buf, err
+			}
+			old = nil // so the new entries get written below
+		}
+	}
+	if old == nil {
+		val := appendU64(make([]byte, 0, 8+len(it.Lang)), it.FeedID)
+		val = append(val, it.Lang...)
+		if err := b.idxTime.Put(idxTimeKey(n, it.ID), val); err != nil {
+			return buf, fmt.Errorf("index item %d by time: %w", it.ID, err)
+		}
+		if err := b.idxLang.Put(idxLangKey(it.Lang, n, it.ID), val[:8]); err != nil {
+			return buf, fmt.Errorf("index item %d by language: %w", it.ID, err)
+		}
+		if err := b.idxFeed.Put(idxFeedKey(it.FeedID, n, it.ID), val[8:]); err != nil {
+			return buf, fmt.Errorf("index item %d by feed: %w", it.ID, err)
+		}
+	}
+	kv := appendU64(make([]byte, 0, 8+len(it.ContentHash)), it.ID)
+	kv = append(kv, it.ContentHash...)
+	if err := b.keys.Put(itemKeysKey(it.FeedID, it.Key), kv); err != nil {
+		return buf, fmt.Errorf("index item %d by key: %w", it.ID, err)
+	}
+	// bbolt keeps a reference to the value until commit, so each Put needs
+	// its own slice; buf only saves the growth of a fresh one.
+	buf = encodeItem(buf[:0], it)
+	if err := b.items.Put(u64(it.ID), bytes.Clone(buf)); err != nil {
+		return buf, fmt.Errorf("write item %d: %w", it.ID, err)
+	}
+	return buf, nil
+}
+
+func (b buckets) deleteIndexes(it *babelfeed.Item) error {
+	n := nanos(SortTime(it))
+	if err := b.idxTime.Delete(idxTimeKey(n, it.ID)); err != nil {
+		return fmt.Errorf("unindex item %d by time: %w", it.ID, err)
+	}
+	if err := b.idxLang.Delete(idxLangKey(it.Lang, n, it.ID)); err != nil {
+		return fmt.Errorf("unindex item %d by language: %w", it.ID, err)
+	}
+	if err := b.idxFeed.Delete(idxFeedKey(it.FeedID, n, it.ID)); err != nil {
+		return fmt.Errorf("unindex item %d by feed: %w", it.ID, err)
+	}
+	return nil
+}
+
+// countLang moves one item's worth of count from language from to language
+// to ("" for none) in a feed's Languages.
+func countLang(langs map[string]int, from, to string) {
+	if from == to {
+		return
+	}
+	if from != "" {
+		if langs[from]--; langs[from] <= 0 {
+			delete(langs, from)
+		}
+	}
+	if to != "" {
+		langs[to]++
+	}
+}
+
+// checkItem fills the defaults the store relies on and rejects items it
+// cannot index.
+func checkItem(it *babelfeed.Item, feedID uint64, now time.Time) error {
+	if it.FeedID != 0 && it.FeedID != feedID {
+		return fmt.Errorf("item %q belongs to feed %d, not %d", it.Key, it.FeedID, feedID)
+	}
+	it.FeedID = feedID
+	if it.Key == "" {
+		return fmt.Errorf("item %q has no key", it.Title)
+	}
+	if it.Lang == "" {
+		it.Lang = babelfeed.Undetermined
+	}
+	if err := validLang(it.Lang); err != nil {
+		return fmt.Errorf("item %q: %w", it.Key, err)
+	}
+	if it.FirstSeen.IsZero() {
+		it.FirstSeen = now
+	}
+	return nil
+}
+
+// SaveFetch writes one fetched feed in one transaction: f's new state
+// (validators, status, next poll... as in UpdateFeed) together with its
+// items, so validators are never saved without the items they describe.
+//
+// Items are identified by (f.ID, Key); their FeedID may be zero or f.ID. A
+// new key makes a new item (ID assigned, FirstSeen kept as given, or now if
+// zero). An existing key with the same ContentHash is left alone. An existing
+// key with a different ContentHash is updated in place: same ID, FirstSeen
+// from the stored copy, index entries moved. An empty Lang is stored as
+// babelfeed.Undetermined. The feed's Items and Languages counts follow.
+func (s *Store) SaveFetch(f babelfeed.Feed, items []babelfeed.Item) (SaveResult, error) {
+	var res SaveResult
+	now := time.Now().UTC()
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		res = SaveResult{}
+		b := bucketsOf(tx)
+		b.items.FillPercent = itemsFillPercent
+		stored, err := b.feed(f.ID)
+		if err != nil {
+			return err
+		}
+		count, langs := stored.Items, maps.Clone(stored.Languages)
+		var buf []byte
+		for i := range items {
+			it := items[i]
+			if err := checkItem(&it, f.ID, now); err != nil {
+				return err
+			}
+			v := b.keys.Get(itemKeysKey(f.ID, it.Key))
+			if v == nil {
+				if it.ID, err = b.items.NextSequence(); err != nil {
+					return fmt.Errorf("assign item ID: %w", err)
+				}
+				if buf, err = b.writeItem(nil, &it, buf); err != nil {
+					return err
+				}
+				count++
+				countLang(langs, "", it.Lang)
+				res.Added++
+				continue
+			}
+			if len(v) < 8 {
+				return fmt.Errorf("item key record of %q too short", it.Key)
+			}
+			if string(v[8:]) == it.ContentHash {
+				res.Unchanged++
+				continue
+			}
+			old, err := b.item(binary.BigEndian.Uint64(v))
+			if err != nil {
+				return err
+			}
+			it.ID, it.FirstSeen = old.ID, old.FirstSeen
+			if buf, err = b.writeItem(&old, &it, buf); err != nil {
+				return err
+			}
+			countLang(langs, old.Lang, it.Lang)
+			res.Updated++
+		}
+		f.Items, f.Languages = count, langs
+		return b.saveFeedState(&stored, &f)
+	})
+	if err != nil {
+		return SaveResult{}, fmt.Errorf("save fetch of feed %d: %w", f.ID, err)
+	}
+	return res, nil
+}
+
+// Item returns one item; a missing one gives an error wrapping ErrNotFound.
+func (s *Store) Item(id uint64) (babelfeed.Item, error) {
+	var it babelfeed.Item
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		it, err = bucketsOf(tx).item(id)
+		return err
+	})
+	if err != nil {
+		return babelfeed.Item{}, fmt.Errorf("get item: %w", err)
+	}
+	return it, nil
+}
+
+// ItemCount returns how many items are stored, from the per-feed counts.
+func (s *Store) ItemCount() (int, error) {
+	st, err := s.Stats()
+	return st.Items, err
+}
+
+// Stats summarises the store.
+type Stats struct {
+	Items     int
+	Feeds     int
+	ByLang    map[string]int // items per detected language
+	ByFeed    map[uint64]int // items per feed ID (every feed, zeros too)
+	FileBytes int64          // size of the database file
+}
+
+// Stats counts items per language and per feed from the per-feed counts,
+// without reading items.
+func (s *Store) Stats() (Stats, error) {
+	st := Stats{ByLang: map[string]int{}, ByFeed: map[uint64]int{}}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		feeds, err := bucketsOf(tx).allFeeds()
+		if err != nil {
+			return err
+		}
+		st.Feeds = len(feeds)
+		for _, f := range feeds {
+			st.Items += f.Items
+			st.ByFeed[f.ID] = f.Items
+			for l, n := range f.Languages {
+				st.ByLang[l] += n
+			}
+		}
+		st.FileBytes = tx.Size()
+		return nil
+	})
+	if err != nil {
+		return Stats{}, fmt.Errorf("store stats: %w", err)
+	}
+	if fi, err := os.Stat(s.path); err == nil {
+		st.FileBytes = fi.Size()
+	}
+	return st, nil
+}
+
+// UpdateItems calls fn on every stored item, in ID order, and saves the items
+// for which it returns true, maintaining indexes and per-feed language
+// counts; it is how a retag rewrites languages. fn must not change an item's
+// ID, FeedID or Key. Items are read and written in batches of about 1000 per
+// transaction, and fn runs outside any transaction, so a running poller is
+// not held up; an item that changed in the store while fn looked at it is
+// left as the poller wrote it. progress, if not nil, is called after each
+// batch with the number of items looked at so far.
+func (s *Store) UpdateItems(ctx context.Context, fn func(*babelfeed.Item) (changed bool), progress func(done int)) error {
+	var after uint64 // last ID looked at
+	done := 0
+	for {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("update items: %w", err)
+		}
+		var batch []rewriteEntry
+		err := s.db.View(func(tx *bolt.Tx) error {
+			c := tx.Bucket(bucketItems).Cursor()
+			for k, v := c.Seek(u64(after + 1)); k != nil && len(batch) < updateBatch; k, v = c.Next() {
+				id := binary.BigEndian.Uint64(k)
+				it, err := decodeItem(id, v)
+				if err != nil {
+					return err
+				}
+				batch = append(batch, rewriteEntry{raw: bytes.Clone(v), old: it})
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("update items: read after item %d: %w", after, err)
+		}
+		if len(batch) == 0 {
+			return nil
+		}
+		after = batch[len(batch)-1].old.ID
+		var changed []rewriteEntry
+		for i := range batch {
+			if i%100 == 0 {
+				if err := ctx.Err(); err != nil {
+					return fmt.Errorf("update items: %w", err)
+				}
+			}
+			e := &batch[i]
+			e.new = e.old
+			e.new.Categories = append([]string(nil), e.old.Categories...)
+			if !fn(&e.new) {
+				continue
+			}
+			if e.new.ID != e.old.ID || e.new.FeedID != e.old.FeedID || e.new.Key != e.old.Key {
+				return fmt.Errorf("update items: item %d: fn changed its identity (ID, FeedID or Key)", e.old.ID)
+			}
+			if e.new.Lang == "" {
+				e.new.Lang = babelfeed.Undetermined
+			}
+			if err := validLang(e.new.Lang); err != nil {
+				return fmt.Errorf("update items: item %d: %w", e.old.ID, err)
+			}
+			changed = append(changed, *e)
+		}
+		if len(changed) > 0 {
+			if err := s.rewrite(changed); err != nil {
+				return fmt.Errorf("update items: %w", err)
+			}
+		}
+		done += len(batch)
+		if progress != nil {
+			progress(done)
+		}
+	}
+}
+
+// rewriteEntry is one item UpdateItems read (raw and decoded) and what fn
+// made of it.
+type rewriteEntry struct {
+	raw      []byte
+	old, new babelfeed.Item
+}
+
+// rewrite saves a batch of changed items in one transaction, skipping those
+// whose stored bytes no longer match what was read (the poller updated or
+// removed them meanwhile: its version wins).
+func (s *Store) rewrite(entries []rewriteEntry) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b := bucketsOf(tx)
+		b.items.FillPercent = itemsFillPercent
+		feeds := map[uint64]*babelfeed.Feed{}
+		var buf []byte
+		for i := range entries {
+			e := &entries[i]
+			if cur := b.items.Get(u64(e.old.ID)); !bytes.Equal(cur, e.raw) {
+				continue
+			}
+			var err error
+			if buf, err = b.writeItem(&e.old, &e.new, buf); err != nil {
+				return err
+			}
+			if e.old.Lang == e.new.Lang {
+				continue
+			}
+			f := feeds[e.old.FeedID]
+			if f == nil {
+				stored, err := b.feed(e.old.FeedID)
+				if errors.Is(err, ErrNotFound) {
+					continue // an orphan item: no counts to keep
+				}
+				if err != nil {
+					return err
+				}
+				f = &stored
+				feeds[f.ID] = f
+			}
+			countLang(f.Languages, e.old.Lang, e.new.Lang)
+		}
+		for _, f := range feeds {
+			if err := b.putFeed(f); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}

@@ -1,0 +1,225 @@
+// Package store keeps babelfeed's feeds and items in one bbolt file: it
+// deduplicates items, maintains the secondary indexes (time, language,
+// feed) that serve queries newest first, and keeps per-feed counts.
+//
+// It is the only package that imports bbolt. A Store is safe for concurrent
+// use by several goroutines; only one process can hold the file read-write at
+// a time (bbolt takes an exclusive flock), and while it does, every other open
+// of the same file, read-only ones included, waits for Options.Timeout and
+// then fails with ErrLocked.
+//
+// Layout (all integers big-endian):
+//
+//	meta       "schema" -> uint64 schema version
+//	feeds      feedID -> JSON babelfeed.Feed (with its derived counts)
+//	feed_urls  normalised URL -> feedID (old URLs stay after a redirect)
+//	items      itemID -> compact binary item (see codec.go)
+//	item_keys  feedID | item key -> itemID | content hash
+//	idx_time   ^time | ^itemID -> feedID | lang
+//	idx_lang   lang 0x00 ^time | ^itemID -> feedID
+//	idx_feed   feedID | ^time | ^itemID -> lang
+//
+// ^time is the bitwise inverse of an order-preserving encoding of the item's
+// sort time (see SortTime) and ^itemID the inverse of its ID, so a forward
+// cursor yields the newest item first and, among equal times, the highest ID
+// first. The index values carry the feed and language so that queries filter
+// candidates without decoding items.
+package store
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// SchemaVersion is the layout version this package writes. A file written by
+// a newer version is refused rather than misread.
+const SchemaVersion = 1
+
+// Errors returned (wrapped) by the store; test them with errors.Is.
+var (
+	// ErrNotFound means the feed or item asked for does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrLocked means another process holds the database file.
+	ErrLocked = errors.New("store is locked")
+	// ErrNewerSchema means the file was written by a newer babelfeed.
+	ErrNewerSchema = errors.New("store has a newer schema version")
+)
+
+var (
+	bucketMeta     = []byte("meta")
+	bucketFeeds    = []byte("feeds")
+	bucketFeedURLs = []byte("feed_urls")
+	bucketItems    = []byte("items")
+	bucketItemKeys = []byte("item_keys")
+	bucketIdxTime  = []byte("idx_time")
+	bucketIdxLang  = []byte("idx_lang")
+	bucketIdxFeed  = []byte("idx_feed")
+
+	allBuckets = [][]byte{bucketMeta, bucketFeeds, bucketFeedURLs, bucketItems,
+		bucketItemKeys, bucketIdxTime, bucketIdxLang, bucketIdxFeed}
+
+	keySchema = []byte("schema")
+)
+
+// defaultTimeout is how long Open waits for the file lock when Options
+// leaves it zero.
+const defaultTimeout = time.Second
+
+// Options for Open.
+type Options struct {
+	// ReadOnly opens the file with a shared lock and never writes; the file
+	// must exist.
+	ReadOnly bool
+	// Timeout is how long to wait for the file lock; 0 (or negative) means
+	// 1s. Open never blocks forever.
+	Timeout time.Duration
+	// MmapSize overrides the initial size of the memory map in bytes; 0
+	// picks a default (see Open).
+	MmapSize int
+}
+
+// Store is an open babelfeed database.
+type Store struct {
+	db   *bolt.DB
+	path string
+}
+
+// Open opens (creating it and its directories unless ReadOnly) the store at
+// path. It checks the schema version recorded in the file and writes it into
+// a new file. A file of a newer schema version is refused with ErrNewerSchema
+// and left untouched; a file locked by another process gives ErrLocked after
+// opts.Timeout.
+//
+// The memory map starts at 1 GiB of address space on 64-bit systems (or
+// twice the file size if larger): a read transaction blocks bbolt from
+// remapping a growing file, so a map that is large from the start keeps long
+// queries from stalling the poller's writes. It reserves address space only,
+// not memory.
+func Open(path string, opts Options) (*Store, error) {
+	timeout := opts.Timeout
+	if timeout <= 0 {
+		timeout = defaultTimeout
+	}
+	var size int64
+	if st, err := os.Stat(path); err == nil {
+		size = st.Size()
+	} else if opts.ReadOnly || !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	if !opts.ReadOnly {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return nil, fmt.Errorf("open store %s: create directory: %w", path, err)
+		}
+	}
+	mmap := opts.MmapSize
+	if mmap <= 0 {
+		mmap = defaultMmapSize(size)
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{
+		Timeout:         timeout,
+		ReadOnly:        opts.ReadOnly,
+		InitialMmapSize: mmap,
+		FreelistType:    bolt.FreelistMapType,
+	})
+	if errors.Is(err, bolt.ErrTimeout) {
+		return nil, fmt.Errorf("open store %s: %w: another babelfeed process (probably `babelfeed run`) holds the file; waited %s", path, ErrLocked, timeout)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	s := &Store{db: db, path: path}
+	if err := s.checkSchema(opts.ReadOnly); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	return s, nil
+}
+
+func defaultMmapSize(fileSize int64) int {
+	if strconv.IntSize < 64 {
+		// 32-bit address space is scarce: let bbolt grow the map.
+		return 0
+	}
+	const base = 1 << 30
+	if 2*fileSize > base {
+		return int(2 * fileSize)
+	}
+	return base
+}
+
+// checkSchema reads the schema version without writing, so that a newer
+// file is left byte-for-byte unchanged, and initialises a new file.
+func (s *Store) checkSchema(readOnly bool) error {
+	var version uint64
+	var fresh bool
+	var missing [][]byte
+	err := s.db.View(func(tx *bolt.Tx) error {
+		for _, name := range allBuckets {
+			if tx.Bucket(name) == nil {
+				missing = append(missing, name)
+			}
+		}
+		meta := tx.Bucket(bucketMeta)
+		if meta == nil {
+			fresh = true
+			return nil
+		}
+		v := meta.Get(keySchema)
+		if len(v) != 8 {
+			return fmt.Errorf("meta bucket has no valid schema version (%d bytes)", len(v))
+		}
+		version = binary.BigEndian.Uint64(v)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	if version > SchemaVersion {
+		return fmt.Errorf("%w: the file has schema version %d, this babelfeed understands up to %d; upgrade babelfeed", ErrNewerSchema, version, SchemaVersion)
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	if readOnly {
+		if fresh {
+			return errors.New("not a babelfeed store (no meta bucket); open it read-write once to initialise it")
+		}
+		return fmt.Errorf("damaged store: bucket %s missing", missing[0])
+	}
+	// Creating the missing buckets also repairs a file whose first open was
+	// interrupted (bbolt creates the file before our first transaction).
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		for _, name := range missing {
+			if _, err := tx.CreateBucket(name); err != nil {
+				return fmt.Errorf("create bucket %s: %w", name, err)
+			}
+		}
+		if fresh {
+			return tx.Bucket(bucketMeta).Put(keySchema, u64(SchemaVersion))
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("initialise: %w", err)
+	}
+	return nil
+}
+
+// Close releases the file and its lock.
+func (s *Store) Close() error {
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("close store %s: %w", s.path, err)
+	}
+	return nil
+}
+
+// Path returns the file the store was opened from.
+func (s *Store) Path() string { return s.path }
