@@ -23,6 +23,22 @@ type entry struct {
 	pos int // index in the heap, maintained by Swap
 }
 
+// slot is one heap position. It copies the sort key out of the entry so
+// that comparisons, the bulk of heap work, read the slice instead of
+// chasing a pointer per comparison: pushing and popping 100,000 feeds
+// measured 1.25-1.45x faster than with []*entry (paired runs on a loaded
+// 2-core machine). sec and nsec order exactly as time.Time.Compare does.
+type slot struct {
+	sec  int64
+	nsec int32
+	id   uint64
+	e    *entry
+}
+
+func slotOf(e *entry) slot {
+	return slot{sec: e.at.Unix(), nsec: int32(e.at.Nanosecond()), id: e.id, e: e}
+}
+
 // Len returns the number of queued feeds.
 func (q *Queue) Len() int { return len(q.h) }
 
@@ -46,6 +62,7 @@ func (q *Queue) Update(id uint64, at time.Time) bool {
 		return false
 	}
 	e.at = at
+	q.h[e.pos] = slotOf(e)
 	heap.Fix(&q.h, e.pos)
 	return true
 }
@@ -56,7 +73,7 @@ func (q *Queue) Peek() (id uint64, at time.Time, ok bool) {
 	if len(q.h) == 0 {
 		return 0, time.Time{}, false
 	}
-	e := q.h[0]
+	e := q.h[0].e
 	return e.id, e.at, true
 }
 
@@ -73,7 +90,7 @@ func (q *Queue) Pop() (id uint64, at time.Time, ok bool) {
 
 // PopDue pops the feed due first if it is due at now (see [Due]).
 func (q *Queue) PopDue(now time.Time) (id uint64, at time.Time, ok bool) {
-	if len(q.h) == 0 || !Due(now, q.h[0].at) {
+	if len(q.h) == 0 || !Due(now, q.h[0].e.at) {
 		return 0, time.Time{}, false
 	}
 	return q.Pop()
@@ -103,34 +120,38 @@ func (q *Queue) Remove(id uint64) bool {
 
 // entries implements heap.Interface; it is separate from Queue so that the
 // Queue's own Push and Pop can be typed.
-type entries []*entry
+type entries []slot
 
 func (h entries) Len() int { return len(h) }
 
 func (h entries) Less(i, j int) bool {
-	if c := h[i].at.Compare(h[j].at); c != 0 {
-		return c < 0
+	a, b := &h[i], &h[j]
+	if a.sec != b.sec {
+		return a.sec < b.sec
 	}
-	return h[i].id < h[j].id
+	if a.nsec != b.nsec {
+		return a.nsec < b.nsec
+	}
+	return a.id < b.id
 }
 
 func (h entries) Swap(i, j int) {
 	h[i], h[j] = h[j], h[i]
-	h[i].pos = i
-	h[j].pos = j
+	h[i].e.pos = i
+	h[j].e.pos = j
 }
 
 func (h *entries) Push(x any) {
 	e := x.(*entry)
 	e.pos = len(*h)
-	*h = append(*h, e)
+	*h = append(*h, slotOf(e))
 }
 
 func (h *entries) Pop() any {
 	old := *h
 	n := len(old)
-	e := old[n-1]
-	old[n-1] = nil // let the entry be collected
+	e := old[n-1].e
+	old[n-1] = slot{} // let the entry be collected
 	*h = old[:n-1]
 	return e
 }

@@ -165,10 +165,14 @@ func (p Policy) Next(now time.Time, h History, hints Hints, rnd *rand.Rand) Deci
 		}
 	}
 	if ra := hints.RetryAfter; ra > 0 {
-		if hard := min(ra, p.MaxBackoff); hard >= iv {
+		hard := min(ra, p.MaxBackoff)
+		if hard >= iv {
 			notes = append(notes, retryAfterNote(ra, p.MaxBackoff))
-			iv, lo, hi = hard, hard, time.Duration(math.MaxInt64)
+			iv, hi = hard, time.Duration(math.MaxInt64)
 		}
+		// Jitter never goes below the server's Retry-After, even when
+		// the interval is the longer of the two.
+		lo = max(lo, hard)
 	}
 	return p.finish(now, iv, lo, hi, hints, rnd, notes)
 }
@@ -197,10 +201,12 @@ func (p Policy) AfterError(now time.Time, errorCount int, hints Hints, rnd *rand
 	p = p.normalized()
 	n := max(errorCount, 1)
 	b := p.backoff(n)
-	lo, hi := time.Duration(0), p.MaxBackoff
+	// Jitter never goes below the server's Retry-After, even when the
+	// backoff is the longer of the two.
+	lo, hi := min(max(hints.RetryAfter, 0), p.MaxBackoff), p.MaxBackoff
 	iv := b
 	var note string
-	if ra := hints.RetryAfter; ra > 0 && min(ra, p.MaxBackoff) > b {
+	if ra := hints.RetryAfter; ra > 0 && min(ra, p.MaxBackoff) >= b {
 		iv = min(ra, p.MaxBackoff)
 		lo, hi = iv, time.Duration(math.MaxInt64)
 		note = fmt.Sprintf("error #%d: %s", n, retryAfterNote(ra, p.MaxBackoff))
@@ -367,12 +373,17 @@ type skipRules struct {
 	nd    int     // days skipped
 }
 
-var dayNames = map[string]time.Weekday{
-	"sunday": time.Sunday, "monday": time.Monday, "tuesday": time.Tuesday,
-	"wednesday": time.Wednesday, "thursday": time.Thursday, "friday": time.Friday,
-	"saturday": time.Saturday,
-	"sun":      time.Sunday, "mon": time.Monday, "tue": time.Tuesday, "wed": time.Wednesday,
-	"thu": time.Thursday, "fri": time.Friday, "sat": time.Saturday,
+// parseDay reads an RSS skipDays day name, full ("Monday") or abbreviated
+// ("Mon"), in any case.
+func parseDay(name string) (time.Weekday, bool) {
+	name = strings.ToLower(strings.TrimSpace(name))
+	for wd := time.Sunday; wd <= time.Saturday; wd++ {
+		full := strings.ToLower(wd.String())
+		if name == full || name == full[:3] {
+			return wd, true
+		}
+	}
+	return 0, false
 }
 
 // parseSkip reads the skip rules. A rule that skips every hour or every
@@ -395,7 +406,7 @@ func parseSkip(h Hints) (skipRules, []string) {
 		notes = append(notes, "skipHours lists all 24 hours: ignored")
 	}
 	for _, name := range h.SkipDays {
-		wd, ok := dayNames[strings.ToLower(strings.TrimSpace(name))]
+		wd, ok := parseDay(name)
 		if ok && !r.days[wd] {
 			r.days[wd] = true
 			r.nd++
@@ -476,8 +487,8 @@ const pollsPerEntry = 2
 // Interval returns the polling interval suggested by the feed's
 // publication times, clamped to Min..Max.
 //
-// What is counted is publications, not items: times are grouped by minute,
-// so a batch of items published together (or a feed that stamps every item
+// What is counted is publications, not items: times less than a minute
+// after the first time of a publication join it, so a batch of items published together (or a feed that stamps every item
 // with the time it was generated) counts once, since one poll collects the
 // whole batch.
 //
@@ -500,7 +511,7 @@ const pollsPerEntry = 2
 // halving is its headroom; it also halves the mean delay between a
 // publication and its fetch (half the interval); and the extra polls are
 // conditional GETs that mostly end in a cheap 304. With the default Min of 5m, a steady 100
-// items/day gives 7m12s; Min is reached from 288 items/day. No items give
+// items/day gives 7m12s; Min is reached from 144 items/day. No items give
 // Default.
 func (p Policy) Interval(now time.Time, itemTimes []time.Time) time.Duration {
 	d, _ := p.normalized().interval(now, itemTimes)
@@ -511,26 +522,33 @@ func (p Policy) Interval(now time.Time, itemTimes []time.Time) time.Duration {
 func (p Policy) interval(now time.Time, itemTimes []time.Time) (time.Duration, string) {
 	start := now.Add(-rateWindow)
 	older := false
-	oldest := now
-	minutes := make([]int64, 0, len(itemTimes))
+	inWindow := make([]time.Time, 0, len(itemTimes))
 	for _, t := range itemTimes {
-		if t.IsZero() {
-			continue
-		}
-		if t.After(now) {
-			t = now
-		}
-		if !t.After(start) {
+		switch {
+		case t.IsZero():
+		case !t.After(start):
 			older = true
-			continue
+		case t.After(now):
+			inWindow = append(inWindow, now)
+		default:
+			inWindow = append(inWindow, t)
 		}
-		if t.Before(oldest) {
-			oldest = t
-		}
-		minutes = append(minutes, t.Unix()/60)
 	}
-	slices.Sort(minutes)
-	k := len(slices.Compact(minutes))
+	slices.SortFunc(inWindow, time.Time.Compare)
+	// Count publications: a time less than a minute after the first time
+	// of the current publication belongs to it.
+	k := 0
+	var first time.Time
+	for _, t := range inWindow {
+		if k == 0 || t.Sub(first) >= time.Minute {
+			k++
+			first = t
+		}
+	}
+	var oldest time.Time
+	if len(inWindow) > 0 {
+		oldest = inWindow[0]
+	}
 
 	var gap time.Duration
 	var perDay float64
