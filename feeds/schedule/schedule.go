@@ -24,7 +24,7 @@
 // After a failed fetch ([Policy.AfterError]) the wait grows exponentially
 // up to MaxBackoff, Retry-After is honoured, and the feed is never given
 // up on: a failing feed is retried at least once per MaxBackoff (plus
-// jitter) for as long as it stays subscribed.
+// jitter, and any skip rules) for as long as it stays subscribed.
 package schedule
 
 import (
@@ -145,9 +145,18 @@ type Decision struct {
 // zero next (never scheduled) is always due.
 func Due(now, next time.Time) bool { return !next.After(now) }
 
-// Next decides when to poll a feed after a successful fetch (200 or 304).
-// rnd supplies jitter; nil means none. rnd is used, not shared: the caller
-// must not use it from other goroutines at the same time.
+// Next decides when to poll a feed after a successful fetch (200 or 304),
+// applying the rules in the order the package documentation gives.
+//
+// Soft hints (ttl, max-age, Expires, sy:updatePeriod) lengthen the
+// interval up to Max and jitter then only goes up from them. Retry-After,
+// rare on a success but possible, is a hard bound honoured up to
+// MaxBackoff even above Max; jitter only goes up from it, so the wait is at
+// most MaxBackoff*(1+Jitter) before skip rules. skipHours / skipDays may
+// push the time further, past Max: that is what the feed asked for.
+//
+// rnd supplies jitter; nil means none (deterministic). rnd is not locked:
+// the caller must not use it from several goroutines at once.
 func (p Policy) Next(now time.Time, h History, hints Hints, rnd *rand.Rand) Decision {
 	p = p.normalized()
 	iv, why := p.interval(now, h.ItemTimes)
