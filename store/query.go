@@ -92,8 +92,9 @@ type source struct {
 	prefix []byte
 	lang   string // byLang
 	feedID uint64 // byFeed
-	// next is the first key not yet consumed; nil once the range is done.
+	// next is the first key not yet consumed.
 	next []byte
+	done bool
 
 	// valid inside one transaction only.
 	c    *bolt.Cursor
@@ -182,7 +183,7 @@ func (s *Store) plan(q babelfeed.Query) (*plan, error) {
 		return nil, nil
 	}
 	add := func(src *source) {
-		src.next = append(bytes.Clone(src.prefix), p.startSuffix()...)
+		src.next = append(append([]byte{}, src.prefix...), p.startSuffix()...)
 		p.sources = append(p.sources, src)
 	}
 	switch p.kind {
@@ -213,7 +214,7 @@ func (p *plan) startSuffix() []byte {
 
 func (p *plan) exhausted() bool {
 	for _, src := range p.sources {
-		if src.next != nil {
+		if !src.done {
 			return false
 		}
 	}
@@ -227,7 +228,7 @@ func (p *plan) next(ctx context.Context, tx *bolt.Tx, want int, match func(*babe
 	idx := map[indexKind]*bolt.Bucket{byTime: b.idxTime, byLang: b.idxLang, byFeed: b.idxFeed}[p.kind]
 	h := &sourceHeap{}
 	for _, src := range p.sources {
-		if src.next == nil {
+		if src.done {
 			continue
 		}
 		src.c = idx.Cursor()
@@ -276,10 +277,10 @@ func (p *plan) next(ctx context.Context, tx *bolt.Tx, want int, match func(*babe
 	// Remember where each source stands; sources no longer in the heap are
 	// done.
 	for _, src := range p.sources {
-		src.next = nil
+		src.done = true
 	}
 	for _, src := range h.items {
-		src.next = bytes.Clone(src.k)
+		src.next, src.done = bytes.Clone(src.k), false
 	}
 	for _, src := range p.sources {
 		src.c, src.k, src.v = nil, nil, nil
