@@ -1,0 +1,90 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"babelfeed"
+	"babelfeed/feeds/opml"
+)
+
+func (a *app) importCmd() *cobra.Command {
+	var dryRun bool
+	cmd := &cobra.Command{
+		Use:   "import FILE",
+		Short: "Subscribe to the feeds of an OPML file ('-' reads standard input)",
+		Long: `Import reads an OPML 1.0, 1.1 or 2.0 subscription list and subscribes to every
+feed in it. Nested outlines become a category path (Italiano/Tecnologia).
+Outlines without a usable http(s) xmlUrl are reported and skipped; a file that
+is not OPML is rejected and nothing is written.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			doc, err := a.readOPML(args[0])
+			if err != nil {
+				return err
+			}
+			feeds := make([]babelfeed.Feed, 0, len(doc.Outlines))
+			for _, o := range doc.Outlines {
+				feeds = append(feeds, babelfeed.Feed{URL: o.XMLURL, Title: o.Title, SiteURL: o.HTMLURL, Category: o.Category})
+			}
+			s, done, err := a.openStore(false)
+			if err != nil {
+				return err
+			}
+			defer done()
+			added, existing, err := s.AddFeeds(feeds, dryRun)
+			if err != nil {
+				return fmt.Errorf("subscribe to the feeds of %s: %w", args[0], err)
+			}
+			if a.daemon != nil && !dryRun {
+				for _, f := range added {
+					a.daemon.daemon.Schedule(f)
+				}
+			}
+			w := a.out
+			verb := "added"
+			if dryRun {
+				verb = "would add"
+			}
+			for _, sk := range doc.Skipped {
+				fmt.Fprintf(w, "skipped line %d %q: %s\n", sk.Line, nonEmpty(sk.Title, sk.URL), sk.Reason)
+			}
+			fmt.Fprintf(w, "%s: %s %d, already present %d, skipped %d\n", args[0], verb, len(added), len(existing), len(doc.Skipped))
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "report what would be imported without writing anything")
+	return cmd
+}
+
+func (a *app) readOPML(name string) (*opml.Document, error) {
+	var r io.Reader
+	if name == "-" {
+		r = a.in
+		name = "standard input"
+	} else {
+		f, err := os.Open(a.resolvePath(name))
+		if err != nil {
+			return nil, fmt.Errorf("import: %w", err)
+		}
+		defer f.Close()
+		r = f
+	}
+	doc, err := opml.Parse(r)
+	if err != nil {
+		return nil, fmt.Errorf("import %s: %w", name, err)
+	}
+	return doc, nil
+}
+
+func nonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}

@@ -1,0 +1,114 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"babelfeed/store"
+)
+
+// app holds what every subcommand shares: the flags of the root command and
+// the standard streams (injected so tests can run commands in-process).
+type app struct {
+	dbPath string
+	// daemon is set when the command runs inside 'babelfeed run' on behalf
+	// of a CLI that found the daemon's socket.
+	daemon *daemonCtx
+	cwd    string // the calling CLI's working directory, inside the daemon
+	in     io.Reader
+	out    io.Writer
+	errOut io.Writer
+}
+
+func newRootCmd(in io.Reader, out, errOut io.Writer) *cobra.Command {
+	return (&app{in: in, out: out, errOut: errOut}).rootCmd()
+}
+
+func (a *app) rootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "babelfeed",
+		Short: "A feed aggregator that knows the language of every item",
+		Long: `babelfeed subscribes to RSS, Atom and JSON feeds from an OPML list, polls them,
+tags every item with its language and stores it, so you can read and search
+by language.
+
+  babelfeed import feeds.opml        # subscribe
+  babelfeed poll                     # fetch every due feed once, tag, store
+  babelfeed query --lang it xiaomi   # read what came in, by language and keyword`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetIn(a.in)
+	root.SetOut(a.out)
+	root.SetErr(a.errOut)
+	root.PersistentFlags().StringVar(&a.dbPath, "db", "", "path of the bbolt store (env BABELFEED_DB; default $XDG_DATA_HOME/babelfeed/babelfeed.db)")
+	storeCmds := []*cobra.Command{
+		a.importCmd(),
+		a.exportCmd(),
+		a.pollCmd(),
+		a.queryCmd(),
+		a.feedsCmd(),
+		a.statsCmd(),
+		a.reviveCmd(),
+		a.unsubscribeCmd(),
+	}
+	a.forwardable(storeCmds...)
+	root.AddCommand(storeCmds...)
+	if a.daemon == nil {
+		root.AddCommand(a.runCmd())
+	}
+	return root
+}
+
+// storePath resolves --db, then BABELFEED_DB, then the XDG data directory.
+func (a *app) storePath() (string, error) {
+	if a.dbPath != "" {
+		return a.dbPath, nil
+	}
+	if p := os.Getenv("BABELFEED_DB"); p != "" {
+		return p, nil
+	}
+	dir := os.Getenv("XDG_DATA_HOME")
+	if dir == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return "", fmt.Errorf("find the default store: no --db, no BABELFEED_DB and no home directory: %w", err)
+		}
+		dir = filepath.Join(home, ".local", "share")
+	}
+	return filepath.Join(dir, "babelfeed", "babelfeed.db"), nil
+}
+
+// openStore opens the store for writing, or for reading only when readOnly,
+// and returns the function that releases it. Inside the daemon it hands
+// out the daemon's own open store. A read-only open of a store that does
+// not exist yet is an error rather than an empty result, so a mistyped
+// --db is noticed.
+func (a *app) openStore(readOnly bool) (*store.Store, func(), error) {
+	if a.daemon != nil {
+		return a.daemon.store, func() {}, nil
+	}
+	path, err := a.storePath()
+	if err != nil {
+		return nil, nil, err
+	}
+	if readOnly {
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			return nil, nil, fmt.Errorf("no store at %s: run 'babelfeed import FILE' first, or pass --db", path)
+		}
+	}
+	s, err := store.Open(path, store.Options{ReadOnly: readOnly, Timeout: 2 * time.Second})
+	if err != nil {
+		if errors.Is(err, store.ErrLocked) {
+			return nil, nil, fmt.Errorf("%w (no babelfeed daemon answered on %s)", err, socketPath(path))
+		}
+		return nil, nil, err
+	}
+	return s, func() { s.Close() }, nil
+}

@@ -1,0 +1,239 @@
+package poll
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"babelfeed"
+	"babelfeed/feeds/schedule"
+)
+
+// Daemon polls feeds as they fall due, until its context ends. Feeds wait
+// in a heap ordered by next poll time; a feed being fetched is out of the
+// heap, so it can never be polled twice at once, and goes back with the
+// next poll time its outcome decided. All schedule state lives in the
+// store, so a restarted daemon carries on where the last one stopped.
+type Daemon struct {
+	Poller *Poller
+	// OnOutcome, if set, is called after each poll (from worker goroutines).
+	OnOutcome func(Outcome)
+
+	mu      sync.Mutex
+	queue   schedule.Queue
+	running map[uint64]bool
+	waiters map[uint64][]chan Outcome
+	wake    chan struct{}
+}
+
+// NewDaemon returns a daemon around p.
+func NewDaemon(p *Poller) *Daemon {
+	return &Daemon{Poller: p, running: map[uint64]bool{}, waiters: map[uint64][]chan Outcome{}, wake: make(chan struct{}, 1)}
+}
+
+// Schedule puts a feed in the queue (or moves it) at its stored next poll
+// time; gone feeds are taken out. Call it after importing or reviving feeds.
+func (d *Daemon) Schedule(f babelfeed.Feed) {
+	d.mu.Lock()
+	if f.State == babelfeed.StateGone {
+		d.queue.Remove(f.ID)
+	} else if !d.running[f.ID] {
+		d.queue.Push(f.ID, f.NextPoll)
+	}
+	d.mu.Unlock()
+	d.poke()
+}
+
+// Forget takes a feed out of the queue, for a removed subscription.
+func (d *Daemon) Forget(id uint64) {
+	d.mu.Lock()
+	d.queue.Remove(id)
+	d.mu.Unlock()
+}
+
+// PollNow makes the given feeds (every non-gone feed when ids is empty) due
+// at once.
+func (d *Daemon) PollNow(ids []uint64) error {
+	feeds, err := d.Poller.Store.Feeds()
+	if err != nil {
+		return fmt.Errorf("poll now: %w", err)
+	}
+	want := map[uint64]bool{}
+	for _, id := range ids {
+		want[id] = true
+	}
+	now := d.Poller.now()
+	d.mu.Lock()
+	for _, f := range feeds {
+		if (len(ids) == 0 && f.State != babelfeed.StateGone) || want[f.ID] {
+			if !d.running[f.ID] {
+				d.queue.Push(f.ID, now)
+			}
+		}
+	}
+	d.mu.Unlock()
+	d.poke()
+	return nil
+}
+
+// PollWait makes the given feeds due at once and waits until each has been
+// polled by the daemon's workers (so the daemon's politeness and its
+// one-fetch-per-feed rule hold), returning their outcomes in order. The
+// daemon must be running.
+func (d *Daemon) PollWait(ctx context.Context, ids []uint64) ([]Outcome, error) {
+	chans := make([]chan Outcome, len(ids))
+	now := d.Poller.now()
+	d.mu.Lock()
+	for i, id := range ids {
+		ch := make(chan Outcome, 1)
+		chans[i] = ch
+		d.waiters[id] = append(d.waiters[id], ch)
+		if !d.running[id] {
+			d.queue.Push(id, now)
+		}
+	}
+	d.mu.Unlock()
+	d.poke()
+	out := make([]Outcome, len(ids))
+	for i, ch := range chans {
+		select {
+		case o := <-ch:
+			out[i] = o
+		case <-ctx.Done():
+			return out[:i], ctx.Err()
+		}
+	}
+	return out, nil
+}
+
+// QueueLen reports how many feeds wait in the queue and how many are being
+// fetched.
+func (d *Daemon) QueueLen() (queued, running int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.queue.Len(), len(d.running)
+}
+
+func (d *Daemon) poke() {
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run loads the schedule from the store and polls until ctx ends. When it
+// returns, every fetch it started has finished or been cancelled, and
+// nothing is half written (each feed is saved in one transaction).
+func (d *Daemon) Run(ctx context.Context) error {
+	feeds, err := d.Poller.Store.Feeds()
+	if err != nil {
+		return fmt.Errorf("load schedule: %w", err)
+	}
+	for _, f := range feeds {
+		if f.State != babelfeed.StateGone {
+			d.mu.Lock()
+			d.queue.Push(f.ID, f.NextPoll)
+			d.mu.Unlock()
+		}
+	}
+	workers := d.Poller.Workers
+	if workers <= 0 {
+		workers = 8
+	}
+	gate := d.Poller.gate()
+	jobs := make(chan uint64)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for id := range jobs {
+				d.pollOne(ctx, gate, id)
+			}
+		}()
+	}
+	defer func() {
+		close(jobs)
+		wg.Wait()
+	}()
+
+	for {
+		now := d.Poller.now()
+		d.mu.Lock()
+		id, at, ok := d.queue.Peek()
+		due := ok && !at.After(now)
+		if due {
+			d.queue.Pop()
+			d.running[id] = true
+		}
+		d.mu.Unlock()
+		if due {
+			select {
+			case jobs <- id:
+				continue
+			case <-ctx.Done():
+				return nil
+			}
+		}
+		wait := time.Minute
+		if ok {
+			wait = min(at.Sub(now), wait)
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-d.wake:
+			t.Stop()
+		case <-t.C:
+		}
+	}
+}
+
+func (d *Daemon) pollOne(ctx context.Context, gate *hostGate, id uint64) {
+	// Re-read the feed: the CLI may have changed it since it was queued.
+	f, err := d.Poller.Store.Feed(id)
+	if err != nil {
+		d.mu.Lock()
+		delete(d.running, id)
+		for _, ch := range d.waiters[id] {
+			ch <- Outcome{Feed: babelfeed.Feed{ID: id}, Err: err}
+		}
+		delete(d.waiters, id)
+		d.mu.Unlock()
+		d.Poller.log().Warn("queued feed vanished", "feed", id, "error", err)
+		return
+	}
+	var o Outcome
+	if f.State == babelfeed.StateGone {
+		o = Outcome{Feed: f}
+	} else {
+		start := d.Poller.now()
+		o = d.Poller.pollPolitely(ctx, gate, f)
+		if !f.NextPoll.IsZero() && start.After(f.NextPoll) {
+			o.Lag = start.Sub(f.NextPoll)
+		}
+	}
+	d.mu.Lock()
+	delete(d.running, id)
+	for _, ch := range d.waiters[id] {
+		ch <- o
+	}
+	delete(d.waiters, id)
+	if ctx.Err() == nil && o.Feed.State != babelfeed.StateGone {
+		next := o.Feed.NextPoll
+		if o.Err != nil && next.IsZero() {
+			// A failure that could not even be recorded: retry later rather
+			// than spin.
+			next = d.Poller.now().Add(time.Minute)
+		}
+		d.queue.Push(id, next)
+	}
+	d.mu.Unlock()
+	if d.OnOutcome != nil && ctx.Err() == nil {
+		d.OnOutcome(o)
+	}
+	d.poke()
+}

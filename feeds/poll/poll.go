@@ -1,0 +1,383 @@
+// Package poll runs poll passes: it takes due feeds through fetch, parse,
+// language tagging and the store, concurrently and politely, and records
+// every outcome on its feed so that no failure goes unseen.
+package poll
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"babelfeed"
+	"babelfeed/feeds/fetch"
+	"babelfeed/feeds/parse"
+	"babelfeed/feeds/schedule"
+	"babelfeed/filter/lang"
+	"babelfeed/store"
+)
+
+// Tagger tells the language of an item. *lang.Detector implements it.
+type Tagger interface {
+	Detect(title, text, declared string, prior map[string]int) lang.Result
+}
+
+// Fetcher does one conditional GET. *fetch.Client implements it.
+type Fetcher interface {
+	Fetch(ctx context.Context, req fetch.Request) (*fetch.Response, error)
+}
+
+// Poller polls feeds into a store. Its fields are set once before use; a
+// Poller is safe for concurrent use.
+type Poller struct {
+	Store  *store.Store
+	Fetch  Fetcher
+	Parse  *parse.Parser
+	Tagger Tagger
+	Policy schedule.Policy
+
+	Workers    int           // feeds fetched at once; default 8
+	PerHost    int           // requests at once to one host; default 2
+	MinHostGap time.Duration // least time between two request starts to one host
+
+	Now func() time.Time // injected clock; default time.Now
+	Log *slog.Logger     // default slog.Default()
+
+	rndMu sync.Mutex
+	rnd   *rand.Rand
+
+	gateOnce sync.Once
+	hosts    *hostGate
+}
+
+// Outcome is what happened to one feed in a pass.
+type Outcome struct {
+	Feed        babelfeed.Feed // the feed as saved after the pass
+	Status      int            // HTTP status, 0 when no response came
+	NotModified bool           // 304, or a body identical to the last one
+	Deferred    bool           // not fetched: the host asked to wait (Retry-After)
+	Lag         time.Duration  // how late the poll started after the feed fell due (daemon only)
+	Added       int
+	Updated     int
+	Unchanged   int
+	// StoredByLang counts the added and updated items by language.
+	StoredByLang map[string]int
+	Err          error // why the fetch failed; also recorded on Feed.LastError
+	Duration     time.Duration
+}
+
+func (p *Poller) now() time.Time {
+	if p.Now != nil {
+		return p.Now()
+	}
+	return time.Now()
+}
+
+func (p *Poller) log() *slog.Logger {
+	if p.Log != nil {
+		return p.Log
+	}
+	return slog.Default()
+}
+
+// jitterRand returns the poller's random source for schedule jitter; the
+// schedule functions take it as an argument so they stay deterministic in
+// tests.
+func (p *Poller) withRand(fn func(r *rand.Rand)) {
+	p.rndMu.Lock()
+	defer p.rndMu.Unlock()
+	if p.rnd == nil {
+		p.rnd = rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0x6261626c))
+	}
+	fn(p.rnd)
+}
+
+// Due returns the feeds whose next poll time has come. Gone feeds are never
+// due; feeds never polled are.
+func Due(feeds []babelfeed.Feed, now time.Time) []babelfeed.Feed {
+	var due []babelfeed.Feed
+	for _, f := range feeds {
+		if f.State == babelfeed.StateGone {
+			continue
+		}
+		if f.NextPoll.IsZero() || !f.NextPoll.After(now) {
+			due = append(due, f)
+		}
+	}
+	return due
+}
+
+// PollFeeds polls every feed once, Workers at a time and politely per host
+// (see hostGate), and calls progress (from one goroutine at a time) as each
+// finishes. It returns the outcomes in the order of feeds. Cancelling ctx
+// stops fetches in flight; feeds not yet started are left as they were.
+func (p *Poller) PollFeeds(ctx context.Context, feeds []babelfeed.Feed, progress func(Outcome)) []Outcome {
+	workers := p.Workers
+	if workers <= 0 {
+		workers = 8
+	}
+	gate := p.gate()
+	outcomes := make([]Outcome, len(feeds))
+	var progMu sync.Mutex
+	jobs := make(chan int)
+	var wg sync.WaitGroup
+	for range min(workers, max(len(feeds), 1)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				o := p.pollPolitely(ctx, gate, feeds[i])
+				outcomes[i] = o
+				if progress != nil {
+					progMu.Lock()
+					progress(o)
+					progMu.Unlock()
+				}
+			}
+		}()
+	}
+	for i := range feeds {
+		select {
+		case jobs <- i:
+		case <-ctx.Done():
+			outcomes[i] = Outcome{Feed: feeds[i], Err: ctx.Err()}
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	return outcomes
+}
+
+// gate returns the poller's host gate, made on first use so that a Poller
+// literal needs no constructor.
+func (p *Poller) gate() *hostGate {
+	p.gateOnce.Do(func() {
+		perHost := p.PerHost
+		if perHost <= 0 {
+			perHost = 2
+		}
+		p.hosts = newHostGate(perHost, p.MinHostGap, p.now)
+	})
+	return p.hosts
+}
+
+// pollPolitely waits for the feed's host to be free, polls the feed, and
+// extends a host's Retry-After to all its feeds.
+func (p *Poller) pollPolitely(ctx context.Context, gate *hostGate, f babelfeed.Feed) Outcome {
+	host := hostOf(f.URL)
+	if until := gate.BlockedUntil(host); until.After(p.now()) {
+		return p.deferToHost(f, until)
+	}
+	release, err := gate.Acquire(ctx, host)
+	if err != nil {
+		return Outcome{Feed: f, Err: fmt.Errorf("wait for host %s: %w", host, err)}
+	}
+	o := p.PollOne(ctx, f)
+	release()
+	var se *fetch.StatusError
+	if errors.As(o.Err, &se) && se.RetryAfter > 0 {
+		gate.Block(host, p.now().Add(se.RetryAfter))
+	}
+	return o
+}
+
+// deferToHost reschedules a feed whose host asked everyone to wait. It is
+// not a failure of the feed, so its error count is left alone.
+func (p *Poller) deferToHost(f babelfeed.Feed, until time.Time) Outcome {
+	f.NextPoll = until
+	f.NextReason = "host asked to wait (Retry-After) until " + until.UTC().Format(time.RFC3339)
+	if err := p.Store.UpdateFeed(f); err != nil {
+		return Outcome{Feed: f, Err: fmt.Errorf("save feed %d state: %w", f.ID, err)}
+	}
+	return Outcome{Feed: f, Deferred: true}
+}
+
+func hostOf(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return raw
+	}
+	return strings.ToLower(u.Host)
+}
+
+// PollOne fetches one feed, stores what it carries and records the outcome
+// on the feed. Validators and the body hash are saved only in the same
+// transaction as the items they describe, so a failure never makes a later
+// poll skip content it has not stored.
+func (p *Poller) PollOne(ctx context.Context, f babelfeed.Feed) Outcome {
+	start := p.now()
+	o := p.pollOne(ctx, f)
+	o.Duration = p.now().Sub(start)
+	return o
+}
+
+func (p *Poller) pollOne(ctx context.Context, f babelfeed.Feed) Outcome {
+	log := p.log().With("feed", f.ID, "url", f.URL)
+	resp, err := p.Fetch.Fetch(ctx, fetch.Request{URL: f.URL, ETag: f.ETag, LastModified: f.LastModified})
+	if err != nil {
+		if ctx.Err() != nil {
+			// Interrupted by the user: not the feed's fault, record nothing.
+			return Outcome{Feed: f, Err: fmt.Errorf("fetch %s: %w", f.URL, ctx.Err())}
+		}
+		return p.fail(f, err, log)
+	}
+	now := p.now()
+	f.LastFetched = now
+	f.LastStatus = resp.Status
+	if resp.PermanentURL != "" && resp.PermanentURL != f.URL {
+		p.moveURL(&f, resp.PermanentURL, log)
+	}
+	hints := schedule.Hints{MaxAge: resp.MaxAge, Expires: resp.Expires, RetryAfter: resp.RetryAfter, TTL: time.Duration(f.TTLMinutes) * time.Minute}
+
+	bodyHash := ""
+	if !resp.NotModified {
+		sum := sha256.Sum256(resp.Body)
+		bodyHash = hex.EncodeToString(sum[:16])
+	}
+	if resp.NotModified || bodyHash == f.BodyHash {
+		// Nothing new: keep validators we had unless the server sent fresh
+		// ones, and do not parse.
+		if resp.ETag != "" {
+			f.ETag = resp.ETag
+		}
+		if resp.LastModified != "" {
+			f.LastModified = resp.LastModified
+		}
+		p.succeed(&f, now, hints)
+		if err := p.Store.UpdateFeed(f); err != nil {
+			return Outcome{Feed: f, Status: resp.Status, Err: fmt.Errorf("save feed %d state: %w", f.ID, err)}
+		}
+		return Outcome{Feed: f, Status: resp.Status, NotModified: true}
+	}
+
+	res, err := p.Parse.ParseURL(ctx, resp.Body, resp.ContentType, resp.URL)
+	if err != nil {
+		return p.fail(f, fmt.Errorf("parse %s: %w", f.URL, err), log)
+	}
+	known, err := p.Store.Known(f.ID)
+	if err != nil {
+		return Outcome{Feed: f, Status: resp.Status, Err: fmt.Errorf("read stored items of feed %d: %w", f.ID, err)}
+	}
+	items := make([]babelfeed.Item, 0, len(res.Items))
+	byLang := map[string]int{}
+	for _, it := range res.Items {
+		it.FeedID = f.ID
+		if h, ok := known[it.Key]; ok && h == it.ContentHash {
+			// Unchanged: the store will skip it; do not pay for tagging.
+			items = append(items, it)
+			continue
+		}
+		if p.Tagger != nil {
+			body := it.Summary
+			if body == "" {
+				body = it.Content
+			}
+			r := p.Tagger.Detect(it.Title, body, res.Language, f.Languages)
+			it.Lang, it.LangConfidence, it.LangMethod = r.Lang, r.Confidence, r.Method
+		}
+		if it.Lang == "" {
+			it.Lang, it.LangMethod = babelfeed.Undetermined, babelfeed.LangUndetermined
+		}
+		it.DeclaredLang = res.Language
+		byLang[it.Lang]++
+		items = append(items, it)
+	}
+
+	f.ETag, f.LastModified, f.BodyHash = resp.ETag, resp.LastModified, bodyHash
+	if f.Title == "" || f.Title == f.URL {
+		f.Title = res.Title
+	}
+	if f.SiteURL == "" {
+		f.SiteURL = res.SiteURL
+	}
+	f.DeclaredLang = res.Language
+	f.TTLMinutes = res.TTLMinutes
+	hints.TTL = time.Duration(res.TTLMinutes) * time.Minute
+	hints.SkipHours, hints.SkipDays = res.SkipHours, res.SkipDays
+	hints.UpdatePeriod, hints.UpdateFrequency = res.UpdatePeriod, res.UpdateFrequency
+	p.succeedWithItems(&f, now, hints, items)
+
+	sr, err := p.Store.SaveFetch(f, items)
+	if err != nil {
+		return Outcome{Feed: f, Status: resp.Status, Err: fmt.Errorf("store items of %s: %w", f.URL, err)}
+	}
+	log.Debug("polled", "status", resp.Status, "added", sr.Added, "updated", sr.Updated, "unchanged", sr.Unchanged)
+	return Outcome{Feed: f, Status: resp.Status, Added: sr.Added, Updated: sr.Updated, Unchanged: sr.Unchanged, StoredByLang: byLang}
+}
+
+// moveURL follows a permanent redirect unless another subscription already
+// has the new address (then both stay as they are, and the redirect is
+// followed on every poll).
+func (p *Poller) moveURL(f *babelfeed.Feed, newURL string, log *slog.Logger) {
+	if other, err := p.Store.FeedByURL(newURL); err == nil && other.ID != f.ID {
+		log.Info("permanent redirect to an address already subscribed; keeping both", "to", newURL, "other", other.ID)
+		return
+	}
+	log.Info("feed moved permanently", "to", newURL)
+	f.PrevURLs = append(f.PrevURLs, f.URL)
+	f.URL = newURL
+}
+
+func (p *Poller) succeed(f *babelfeed.Feed, now time.Time, hints schedule.Hints) {
+	p.succeedWithItems(f, now, hints, nil)
+}
+
+func (p *Poller) succeedWithItems(f *babelfeed.Feed, now time.Time, hints schedule.Hints, items []babelfeed.Item) {
+	f.State = babelfeed.StateOK
+	f.ErrorCount = 0
+	f.FailingSince = time.Time{}
+	f.LastError = ""
+	f.LastSuccess = now
+	times := make([]time.Time, 0, len(items))
+	for _, it := range items {
+		times = append(times, it.Published)
+	}
+	var d schedule.Decision
+	p.withRand(func(r *rand.Rand) {
+		d = p.Policy.Next(now, schedule.History{ItemTimes: times}, hints, r)
+	})
+	f.NextPoll, f.NextReason = d.At, d.Reason
+}
+
+// fail records a failed fetch on the feed: a 410 marks it gone, anything
+// else backs off and keeps the feed in rotation.
+func (p *Poller) fail(f babelfeed.Feed, err error, log *slog.Logger) Outcome {
+	now := p.now()
+	f.LastFetched = now
+	f.LastError = err.Error()
+	status := 0
+	var hints schedule.Hints
+	var se *fetch.StatusError
+	if errors.As(err, &se) {
+		status = se.Code
+		hints.RetryAfter = se.RetryAfter
+	}
+	f.LastStatus = status
+	f.ErrorCount++
+	if f.FailingSince.IsZero() {
+		f.FailingSince = now
+	}
+	if status == 410 {
+		f.State = babelfeed.StateGone
+		f.NextPoll, f.NextReason = time.Time{}, "gone (410): not polled until revived"
+	} else {
+		f.State = babelfeed.StateFailing
+		var d schedule.Decision
+		p.withRand(func(r *rand.Rand) {
+			d = p.Policy.AfterError(now, f.ErrorCount, hints, r)
+		})
+		f.NextPoll, f.NextReason = d.At, d.Reason
+	}
+	log.Warn("poll failed", "error", err, "errors", f.ErrorCount)
+	if uerr := p.Store.UpdateFeed(f); uerr != nil {
+		return Outcome{Feed: f, Status: status, Err: errors.Join(err, fmt.Errorf("save feed %d state: %w", f.ID, uerr))}
+	}
+	return Outcome{Feed: f, Status: status, Err: err}
+}

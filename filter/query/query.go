@@ -1,0 +1,116 @@
+// Package query turns what a user types (on the CLI or in an API request)
+// into a babelfeed.Query and matches items against it. The CLI and the
+// HTTP API both use it, so a filter means the same thing everywhere.
+package query
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"babelfeed"
+	"babelfeed/filter/text"
+)
+
+var langCode = regexp.MustCompile(`^([a-z]{2}|und)$`)
+
+// ParseLangs validates language filters: ISO 639-1 codes (or "und"),
+// separated by commas or given one by one; it lower-cases them.
+func ParseLangs(vals ...string) ([]string, error) {
+	var out []string
+	for _, v := range vals {
+		for _, code := range strings.Split(v, ",") {
+			code = strings.ToLower(strings.TrimSpace(code))
+			if code == "" {
+				continue
+			}
+			if !langCode.MatchString(code) {
+				return nil, fmt.Errorf("%q is not an ISO 639-1 language code (like it, en, es) or und", code)
+			}
+			out = append(out, code)
+		}
+	}
+	return out, nil
+}
+
+// ParseWhen reads a point in time: empty (none), a duration back from now
+// (90m, 24h, 7d, 2w) or a date (2026-11-01, 2026-11-01T10:00:00Z; dates
+// without a zone are local).
+func ParseWhen(v string, now time.Time) (time.Time, error) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return time.Time{}, nil
+	}
+	if n := len(v); n > 1 && (v[n-1] == 'd' || v[n-1] == 'w') {
+		if k, err := strconv.Atoi(v[:n-1]); err == nil && k >= 0 {
+			unit := 24 * time.Hour
+			if v[n-1] == 'w' {
+				unit *= 7
+			}
+			return now.Add(-time.Duration(k) * unit), nil
+		}
+	}
+	if d, err := time.ParseDuration(v); err == nil {
+		if d < 0 {
+			return time.Time{}, fmt.Errorf("%q: use a positive duration back from now", v)
+		}
+		return now.Add(-d), nil
+	}
+	for _, layout := range []string{time.RFC3339, "2006-01-02T15:04", "2006-01-02"} {
+		if t, err := time.ParseInLocation(layout, v, time.Local); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("%q is neither a duration (24h, 7d) nor a date (2026-11-01)", v)
+}
+
+// Params are a query's filters as a user writes them.
+type Params struct {
+	Words    string   // keywords, all must match
+	Langs    []string // "it,es" or separate values
+	Category string
+	Since    string
+	Until    string
+	Limit    int
+}
+
+// Build validates p and returns the Query it means. Feeds are resolved by
+// the caller (they need the store).
+func Build(p Params, now time.Time) (babelfeed.Query, error) {
+	var q babelfeed.Query
+	var err error
+	if q.Langs, err = ParseLangs(p.Langs...); err != nil {
+		return q, fmt.Errorf("lang: %w", err)
+	}
+	if q.Since, err = ParseWhen(p.Since, now); err != nil {
+		return q, fmt.Errorf("since: %w", err)
+	}
+	if q.Until, err = ParseWhen(p.Until, now); err != nil {
+		return q, fmt.Errorf("until: %w", err)
+	}
+	if !q.Since.IsZero() && !q.Until.IsZero() && !q.Since.Before(q.Until) {
+		return q, fmt.Errorf("since (%s) is not before until (%s)", q.Since.Format(time.RFC3339), q.Until.Format(time.RFC3339))
+	}
+	if p.Limit < 0 {
+		return q, fmt.Errorf("limit must be 0 (no limit) or more, got %d", p.Limit)
+	}
+	q.Limit = p.Limit
+	q.Category = strings.Trim(p.Category, "/")
+	q.Words = text.Words(p.Words)
+	if strings.TrimSpace(p.Words) != "" && len(q.Words) == 0 {
+		return q, fmt.Errorf("query %q has no words to search for", p.Words)
+	}
+	return q, nil
+}
+
+// Matcher returns the function that tells whether an item matches q's
+// keywords, or nil when q has none (every item matches).
+func Matcher(q babelfeed.Query) func(*babelfeed.Item) bool {
+	if len(q.Words) == 0 {
+		return nil
+	}
+	m := text.NewMatcher(q.Words)
+	return func(it *babelfeed.Item) bool { return m.Match(it.Title, it.Summary, it.Content) }
+}
