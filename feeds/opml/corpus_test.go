@@ -9,13 +9,12 @@ import (
 	"testing"
 )
 
-// corporaDir finds shared/corpora beside the repository by walking up from
-// the test's working directory, or skips the test.
-func corporaDir(t testing.TB) string {
-	t.Helper()
+// findCorpora returns the shared/corpora directory found by walking up
+// from the working directory, or "" when there is none.
+func findCorpora() string {
 	wd, err := os.Getwd()
 	if err != nil {
-		t.Fatalf("getwd: %v", err)
+		return ""
 	}
 	for dir := wd; ; dir = filepath.Dir(dir) {
 		c := filepath.Join(dir, "shared", "corpora")
@@ -23,11 +22,20 @@ func corporaDir(t testing.TB) string {
 			return c
 		}
 		if filepath.Dir(dir) == dir {
-			break
+			return ""
 		}
 	}
-	t.Skip("corpora not found at any shared/corpora above " + wd)
-	return ""
+}
+
+// corporaDir returns findCorpora's answer or skips the test.
+func corporaDir(t testing.TB) string {
+	t.Helper()
+	c := findCorpora()
+	if c == "" {
+		wd, _ := os.Getwd()
+		t.Skip("corpora not found at any shared/corpora above " + wd)
+	}
+	return c
 }
 
 // corpusFiles lists every OPML file of the corpora named in the brief.

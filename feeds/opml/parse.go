@@ -335,6 +335,9 @@ func (p *parser) outline(t xml.StartElement, line int) frame {
 	if title == "" {
 		title = clean(u.Host)
 	}
+	if title == "" { // a host of percent-encoded spaces
+		title = clean(rawURL)
+	}
 	o := Outline{Title: title, XMLURL: rawURL, Category: p.folderPath(), Line: line}
 	if html := strings.TrimSpace(attr(t, "htmlurl")); html != "" {
 		if _, bad := checkURL(html); bad == "" {

@@ -372,3 +372,18 @@ func TestFixAmpersands(t *testing.T) {
 		}
 	}
 }
+
+func TestParseTitleFallback(t *testing.T) {
+	in := `<opml><body>
+<outline xmlUrl="https://host.example.com:8443/feed"/>
+<outline text=" " title="" xmlUrl="http://%C2%A0/feed"/>
+</body></opml>`
+	doc, err := Parse(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkInvariants(t, "fallback", doc)
+	if len(doc.Outlines) != 2 || doc.Outlines[0].Title != "host.example.com:8443" || doc.Outlines[1].Title != "http://%C2%A0/feed" {
+		t.Errorf("outlines %+v", doc.Outlines)
+	}
+}

@@ -41,8 +41,9 @@ func (n *node) child(name string) *node {
 // <outline type="rss" text title xmlUrl htmlUrl>. Feeds with the same
 // category path share one folder; folders and feeds keep the order in which
 // they first appear in feeds. Category names are compared and written with
-// whitespace collapsed, and empty ones are left out, as [Parse] reads them.
-// A feed with an empty title is written with its URL as text.
+// whitespace collapsed, and empty ones are left out, as [Parse] reads them;
+// titles are written with whitespace collapsed too. A feed with an empty
+// title is written with its URL as text and no title attribute.
 //
 // Parse on the output gives back the same URLs and categories. Write fails
 // on a category path longer than [MaxCategoryDepth], which Parse could not
@@ -100,15 +101,16 @@ func writeEntries(ew *escWriter, entries []entry, level int) {
 			continue
 		}
 		f := e.feed
-		text := f.Title
-		if strings.TrimSpace(text) == "" {
+		title := clean(f.Title)
+		text := title
+		if text == "" {
 			text = f.URL
 		}
 		ew.raw(indent + `<outline type="rss" text="`)
 		ew.text(text)
-		if strings.TrimSpace(f.Title) != "" {
+		if title != "" {
 			ew.raw(`" title="`)
-			ew.text(f.Title)
+			ew.text(title)
 		}
 		ew.raw(`" xmlUrl="`)
 		ew.text(f.URL)
