@@ -132,23 +132,20 @@ func sniffRoot(b []byte) root {
 // returns nil when the body looks like a feed after all (a broken one).
 func notAFeed(b []byte, contentType string, base *url.URL) *NotAFeedError {
 	r := sniffRoot(b)
+	isHTML := strings.Contains(strings.ToLower(contentType), "html")
 	switch {
 	case r.first == 0:
 		return &NotAFeedError{Kind: KindEmpty}
 	case r.first == '{' || r.first == '[':
 		return &NotAFeedError{Kind: KindJSON}
-	case r.html || r.name == "html" || r.name == "head" || r.name == "body" ||
-		(r.name == "" && strings.Contains(strings.ToLower(contentType), "html")):
+	case r.name == "rss" || r.name == "rdf" || r.name == "feed":
+		return nil
+	case isHTML || r.html || r.name == "html" || r.name == "head" || r.name == "body":
 		return &NotAFeedError{Kind: KindHTML, Alternates: alternates(b, base)}
 	case r.name == "opml":
 		return &NotAFeedError{Kind: KindOPML}
-	case r.name == "rss" || r.name == "rdf" || r.name == "feed":
-		return nil
 	case r.name != "":
 		return &NotAFeedError{Kind: KindXML, Root: r.name}
-	}
-	if strings.Contains(strings.ToLower(contentType), "html") {
-		return &NotAFeedError{Kind: KindHTML, Alternates: alternates(b, base)}
 	}
 	return &NotAFeedError{Kind: KindText}
 }
