@@ -387,3 +387,24 @@ func TestParseTitleFallback(t *testing.T) {
 		t.Errorf("outlines %+v", doc.Outlines)
 	}
 }
+
+// TestRepoDefaultList parses the project's own default subscription list,
+// which must import whole: no skipped outline.
+func TestRepoDefaultList(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "..", "feeds.opml"))
+	if errors.Is(err, os.ErrNotExist) {
+		t.Skip("feeds.opml not found at the repository root")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := Parse(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkInvariants(t, "feeds.opml", doc)
+	if len(doc.Outlines) == 0 || len(doc.Skipped) != 0 {
+		t.Errorf("%d outlines, skipped %+v", len(doc.Outlines), doc.Skipped)
+	}
+	t.Logf("feeds.opml: %d feeds", len(doc.Outlines))
+}
