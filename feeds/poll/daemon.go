@@ -130,13 +130,19 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("load schedule: %w", err)
 	}
+	d.mu.Lock()
 	for _, f := range feeds {
-		if f.State != babelfeed.StateGone {
-			d.mu.Lock()
-			d.queue.Push(f.ID, f.NextPoll)
-			d.mu.Unlock()
+		if f.State == babelfeed.StateGone || d.running[f.ID] {
+			continue
 		}
+		// A PollNow or PollWait that came before Run (the CLI socket is
+		// served before the daemon starts) keeps its earlier time.
+		if at, ok := d.queue.When(f.ID); ok && at.Before(f.NextPoll) {
+			continue
+		}
+		d.queue.Push(f.ID, f.NextPoll)
 	}
+	d.mu.Unlock()
 	workers := d.Poller.Workers
 	if workers <= 0 {
 		workers = 8
@@ -173,6 +179,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 			case jobs <- id:
 				continue
 			case <-ctx.Done():
+				// Not handed out: put it back, so that a later Run polls it.
+				d.mu.Lock()
+				delete(d.running, id)
+				d.queue.Push(id, at)
+				d.mu.Unlock()
 				return nil
 			}
 		}
@@ -224,10 +235,11 @@ func (d *Daemon) pollOne(ctx context.Context, gate *hostGate, id uint64) {
 	delete(d.waiters, id)
 	if ctx.Err() == nil && o.Feed.State != babelfeed.StateGone {
 		next := o.Feed.NextPoll
-		if o.Err != nil && next.IsZero() {
-			// A failure that could not even be recorded: retry later rather
-			// than spin.
-			next = d.Poller.now().Add(time.Minute)
+		if now := d.Poller.now(); o.Err != nil && !next.After(now) {
+			// A failure that could not even be recorded (the feed still
+			// has the next-poll time that made it due, or none): retry
+			// later rather than spin.
+			next = now.Add(time.Minute)
 		}
 		d.queue.Push(id, next)
 	}

@@ -11,10 +11,14 @@ import (
 // request at all while the host has asked us to wait (Retry-After). It is
 // shared by every pass of a Poller, so the daemon's passes and a "poll now"
 // from the CLI obey the same limits.
+//
+// The gap is measured on the real (monotonic) clock, not the Poller's
+// injected one, because it is waited out with real timers: with a frozen
+// test clock an injected-clock gap would never pass. Retry-After times are
+// schedule times, in the Poller's clock, as stored on the feeds.
 type hostGate struct {
 	perHost int
 	minGap  time.Duration
-	now     func() time.Time
 
 	mu    sync.Mutex
 	hosts map[string]*hostState
@@ -22,12 +26,12 @@ type hostGate struct {
 
 type hostState struct {
 	slots     chan struct{}
-	nextStart time.Time // earliest start of the next request (min gap)
-	blocked   time.Time // Retry-After from this host applies to all its feeds
+	nextStart time.Time // earliest start of the next request (min gap), real clock
+	blocked   time.Time // Retry-After from this host applies to all its feeds; Poller clock
 }
 
-func newHostGate(perHost int, minGap time.Duration, now func() time.Time) *hostGate {
-	return &hostGate{perHost: perHost, minGap: minGap, now: now, hosts: map[string]*hostState{}}
+func newHostGate(perHost int, minGap time.Duration) *hostGate {
+	return &hostGate{perHost: perHost, minGap: minGap, hosts: map[string]*hostState{}}
 }
 
 func (g *hostGate) state(host string) *hostState {
@@ -72,7 +76,7 @@ func (g *hostGate) Acquire(ctx context.Context, host string) (release func(), er
 	release = func() { <-h.slots }
 	for {
 		g.mu.Lock()
-		now := g.now()
+		now := time.Now()
 		wait := h.nextStart.Sub(now)
 		if wait <= 0 {
 			h.nextStart = now.Add(g.minGap)

@@ -87,7 +87,8 @@ func (p *Poller) log() *slog.Logger {
 	return slog.Default()
 }
 
-// jitterRand returns the poller's random source for schedule jitter; the
+// withRand runs fn with the poller's random source for schedule jitter,
+// one caller at a time (a rand.Rand is not safe for concurrent use); the
 // schedule functions take it as an argument so they stay deterministic in
 // tests.
 func (p *Poller) withRand(fn func(r *rand.Rand)) {
@@ -163,7 +164,7 @@ func (p *Poller) gate() *hostGate {
 		if perHost <= 0 {
 			perHost = 2
 		}
-		p.hosts = newHostGate(perHost, p.MinHostGap, p.now)
+		p.hosts = newHostGate(perHost, p.MinHostGap)
 	})
 	return p.hosts
 }
@@ -178,6 +179,12 @@ func (p *Poller) pollPolitely(ctx context.Context, gate *hostGate, f babelfeed.F
 	release, err := gate.Acquire(ctx, host)
 	if err != nil {
 		return Outcome{Feed: f, Err: fmt.Errorf("wait for host %s: %w", host, err)}
+	}
+	// Another feed of this host may have got a Retry-After while this one
+	// waited for a slot: it applies to this feed too.
+	if until := gate.BlockedUntil(host); until.After(p.now()) {
+		release()
+		return p.deferToHost(f, until)
 	}
 	o := p.PollOne(ctx, f)
 	release()
@@ -250,7 +257,10 @@ func (p *Poller) pollOne(ctx context.Context, f babelfeed.Feed) Outcome {
 		if resp.LastModified != "" {
 			f.LastModified = resp.LastModified
 		}
-		p.succeed(&f, now, hints)
+		// The response carries no items, but the feed's rate is in the
+		// items stored before: without it every 304 would fall back to
+		// the default interval.
+		p.succeed(&f, now, hints, p.history(ctx, f.ID, nil))
 		if err := p.Store.UpdateFeed(f); err != nil {
 			return Outcome{Feed: f, Status: resp.Status, Err: fmt.Errorf("save feed %d state: %w", f.ID, err)}
 		}
@@ -259,6 +269,10 @@ func (p *Poller) pollOne(ctx context.Context, f babelfeed.Feed) Outcome {
 
 	res, err := p.Parse.ParseURL(ctx, resp.Body, resp.ContentType, resp.URL)
 	if err != nil {
+		if ctx.Err() != nil {
+			// Interrupted while parsing: not the feed's fault either.
+			return Outcome{Feed: f, Status: resp.Status, Err: fmt.Errorf("parse %s: %w", f.URL, ctx.Err())}
+		}
 		return p.fail(f, fmt.Errorf("parse %s: %w", f.URL, err), log)
 	}
 	known, err := p.Store.Known(f.ID)
@@ -267,6 +281,9 @@ func (p *Poller) pollOne(ctx context.Context, f babelfeed.Feed) Outcome {
 	}
 	items := make([]babelfeed.Item, 0, len(res.Items))
 	byLang := map[string]int{}
+	// Publication times of what this document brings that the store does
+	// not have yet; the rest of the history is read from the store.
+	var fresh []time.Time
 	for _, it := range res.Items {
 		it.FeedID = f.ID
 		if h, ok := known[it.Key]; ok && h == it.ContentHash {
@@ -274,6 +291,7 @@ func (p *Poller) pollOne(ctx context.Context, f babelfeed.Feed) Outcome {
 			items = append(items, it)
 			continue
 		}
+		fresh = append(fresh, store.SortTime(&it))
 		if p.Tagger != nil {
 			body := it.Summary
 			if body == "" {
@@ -302,7 +320,11 @@ func (p *Poller) pollOne(ctx context.Context, f babelfeed.Feed) Outcome {
 	hints.TTL = time.Duration(res.TTLMinutes) * time.Minute
 	hints.SkipHours, hints.SkipDays = res.SkipHours, res.SkipDays
 	hints.UpdatePeriod, hints.UpdateFrequency = res.UpdatePeriod, res.UpdateFrequency
-	p.succeedWithItems(&f, now, hints, items)
+	// The stored history rather than the document's items alone: a
+	// document may be short, and undated items the store already has get
+	// a new "now" from every parse, while the store kept when they were
+	// first seen.
+	p.succeed(&f, now, hints, p.history(ctx, f.ID, fresh))
 
 	sr, err := p.Store.SaveFetch(f, items)
 	if err != nil {
@@ -325,20 +347,37 @@ func (p *Poller) moveURL(f *babelfeed.Feed, newURL string, log *slog.Logger) {
 	f.URL = newURL
 }
 
-func (p *Poller) succeed(f *babelfeed.Feed, now time.Time, hints schedule.Hints) {
-	p.succeedWithItems(f, now, hints, nil)
+// historyLimit is how many of a feed's newest stored items inform its
+// entry rate: more than a feed document usually holds, few enough to read
+// on every poll.
+const historyLimit = 50
+
+// history returns the publication times of the feed's newest stored items
+// (when first seen, for an item without a date), followed by extra. A
+// failed read is logged and leaves only extra: a schedule is still needed.
+func (p *Poller) history(ctx context.Context, feedID uint64, extra []time.Time) []time.Time {
+	times := make([]time.Time, 0, historyLimit+len(extra))
+	// The fetch already succeeded; a cancellation now must not cost the
+	// feed its rate.
+	q := babelfeed.Query{FeedIDs: []uint64{feedID}, Limit: historyLimit}
+	err := p.Store.Items(context.WithoutCancel(ctx), q, nil, func(it babelfeed.Item) bool {
+		times = append(times, store.SortTime(&it))
+		return true
+	})
+	if err != nil {
+		p.log().Warn("read feed history for its schedule", "feed", feedID, "error", err)
+	}
+	return append(times, extra...)
 }
 
-func (p *Poller) succeedWithItems(f *babelfeed.Feed, now time.Time, hints schedule.Hints, items []babelfeed.Item) {
+// succeed records a successful fetch and schedules the next one from the
+// feed's publication times.
+func (p *Poller) succeed(f *babelfeed.Feed, now time.Time, hints schedule.Hints, times []time.Time) {
 	f.State = babelfeed.StateOK
 	f.ErrorCount = 0
 	f.FailingSince = time.Time{}
 	f.LastError = ""
 	f.LastSuccess = now
-	times := make([]time.Time, 0, len(items))
-	for _, it := range items {
-		times = append(times, it.Published)
-	}
 	var d schedule.Decision
 	p.withRand(func(r *rand.Rand) {
 		d = p.Policy.Next(now, schedule.History{ItemTimes: times}, hints, r)
