@@ -317,7 +317,7 @@ func (s *Server) importOPML(w http.ResponseWriter, r *http.Request) {
 	dry := r.URL.Query().Get("dry_run") == "1" || r.URL.Query().Get("dry_run") == "true"
 	feeds := make([]babelfeed.Feed, 0, len(doc.Outlines))
 	for _, o := range doc.Outlines {
-		feeds = append(feeds, babelfeed.Feed{URL: o.XMLURL, Title: o.Title, SiteURL: o.HTMLURL, Category: o.Category})
+		feeds = append(feeds, o.Feed())
 	}
 	added, existing, err := s.Store.AddFeeds(feeds, dry)
 	if err != nil {

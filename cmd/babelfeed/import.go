@@ -28,7 +28,7 @@ is not OPML is rejected and nothing is written.`,
 			}
 			feeds := make([]babelfeed.Feed, 0, len(doc.Outlines))
 			for _, o := range doc.Outlines {
-				feeds = append(feeds, babelfeed.Feed{URL: o.XMLURL, Title: o.Title, SiteURL: o.HTMLURL, Category: o.Category})
+				feeds = append(feeds, o.Feed())
 			}
 			s, done, err := a.openStore(false)
 			if err != nil {

@@ -217,7 +217,7 @@ func (a *app) importDefault(s *store.Store, opmlPath string, log *slog.Logger) e
 	}
 	feeds := make([]babelfeed.Feed, 0, len(doc.Outlines))
 	for _, o := range doc.Outlines {
-		feeds = append(feeds, babelfeed.Feed{URL: o.XMLURL, Title: o.Title, SiteURL: o.HTMLURL, Category: o.Category})
+		feeds = append(feeds, o.Feed())
 	}
 	added, _, err := s.AddFeeds(feeds, false)
 	if err != nil {
