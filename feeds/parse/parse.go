@@ -7,11 +7,13 @@ package parse
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"strconv"
 	"strings"
@@ -104,7 +106,8 @@ func (p *Parser) Parse(ctx context.Context, body []byte, contentType string) (*R
 
 // ParseURL is Parse for a document fetched from docURL: relative links (of
 // items, of the site, and of the feeds an HTML page advertises) are resolved
-// against it. A body that is no feed at all gives a *NotAFeedError.
+// against it. A body that is no feed at all gives a *NotAFeedError. A body
+// that is still gzip-compressed is decompressed first.
 func (p *Parser) ParseURL(ctx context.Context, body []byte, contentType, docURL string) (*Result, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("parse feed: %w", err)
@@ -114,6 +117,10 @@ func (p *Parser) ParseURL(ctx context.Context, body []byte, contentType, docURL 
 		if u, err := url.Parse(strings.TrimSpace(docURL)); err == nil {
 			base = u
 		}
+	}
+	body, err := gunzip(body)
+	if err != nil {
+		return nil, fmt.Errorf("parse feed: %w", err)
 	}
 	data, err := Decode(body, contentType)
 	if err != nil {
@@ -138,6 +145,32 @@ func (p *Parser) ParseURL(ctx context.Context, body []byte, contentType, docURL 
 		return nil, fmt.Errorf("parse feed: %w", err)
 	}
 	return p.normalise(ctx, feed, base)
+}
+
+// maxGunzip bounds a gzip-compressed body once decompressed, against
+// decompression bombs.
+const maxGunzip = 64 << 20
+
+// gunzip decompresses a body that is still gzip-compressed: a feed file
+// served as .xml.gz without Content-Encoding, or a server that compressed
+// twice. Other bodies are returned as they are.
+func gunzip(body []byte) ([]byte, error) {
+	if len(body) < 2 || body[0] != 0x1f || body[1] != 0x8b {
+		return body, nil
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("gunzip: %w", err)
+	}
+	defer zr.Close()
+	out, err := io.ReadAll(io.LimitReader(zr, maxGunzip+1))
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
+		return nil, fmt.Errorf("gunzip: %w", err)
+	}
+	if len(out) > maxGunzip {
+		return nil, fmt.Errorf("gunzip: more than %d bytes", maxGunzip)
+	}
+	return out, nil
 }
 
 // gofeed runs the gofeed parser, turning a panic inside it into an error:

@@ -53,7 +53,10 @@ func itemByTitle(t *testing.T, res *Result, prefix string) babelfeed.Item {
 }
 
 var (
-	tagRe    = regexp.MustCompile(`<(/?[a-zA-Z][a-zA-Z0-9]*)(\s[^<>]*)?/?>`)
+	// tagRe finds tags of common HTML elements; angle brackets around other
+	// words ("<Leader>", an IRC nick) are text.
+	tagRe = regexp.MustCompile(`(?i)<!--|</?(a|b|i|u|p|br|hr|em|strong|span|div|img|ul|ol|li|table|tr|td|th|h[1-6]|` +
+		`blockquote|pre|code|script|style|iframe|html|head|body|title|font|section|article|figure)(\s[^<>]*)?/?>`)
 	entityRe = regexp.MustCompile(`&(amp|lt|gt|quot|apos|nbsp|#[0-9]+|#x[0-9a-fA-F]+);`)
 )
 
@@ -106,8 +109,8 @@ func checkInvariants(t testing.TB, name string, res *Result, now time.Time) {
 }
 
 func clip(s string) string {
-	if len(s) > 120 {
-		return s[:120] + "…"
+	if r := []rune(s); len(r) > 120 {
+		return string(r[:120]) + "…"
 	}
 	return s
 }

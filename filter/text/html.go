@@ -28,21 +28,32 @@ import (
 //
 // Double escaping: feeds often escape an already escaped fragment, so the
 // text still holds entities after one decoding ("&amp;eacute;" gives
-// "&eacute;"). When the decoded text contains something that is clearly an
-// entity (a known named entity or a numeric reference, each with its closing
-// ";"), it is decoded once more and run through the tokenizer again, which
-// strips any tags the second decoding revealed ("&amp;lt;b&amp;gt;" gives no
-// "<b>"). A lone "&" or "AT&T" is left alone. Never more than two passes.
-// The price: in a double-escaped text, a literal "a<b" becomes a tag.
+// "&eacute;"), or holds escaped HTML in a field that should have had real
+// markup ("&lt;p&gt;Ciao&lt;/p&gt;" in an RSS title gives "<p>Ciao</p>").
+// A second pass decodes and strips once more when the first one left
+// something that is clearly an entity (a known named entity or a numeric
+// reference, with its closing ";"), or when the input had no tag at all but
+// its decoded text has an HTML element tag. A lone "&" or "AT&T" is left
+// alone. Never more than two passes.
+//
+// Finally, tags of HTML elements that are still in the text (literal
+// "<title>" in an article about HTML, "<iframe ...>" in a code sample) are
+// removed, so that no text holds anything a reader would take for markup.
+// Angle brackets around other words stay: "<Leader>", an IRC nick "<anna>",
+// "x < y".
 //
 // Plain text without tags passes through the same way (entities decoded,
 // white space collapsed).
 func HTMLToText(s string, maxLen int) string {
-	out := htmlToText(s, maxLen, false)
-	if hasEscapedEntity(out) {
-		// Decode the leftover entities, then strip what that revealed.
-		// Line breaks of the first pass are kept as line breaks.
-		out = htmlToText(html.UnescapeString(out), maxLen, true)
+	out, sawTag := htmlToText(s, maxLen, false)
+	if hasEscapedEntity(out) || (!sawTag && hasHTMLTag(out)) {
+		// Escaped twice, or escaped HTML in a field whose markup is not
+		// HTML: decode the leftover entities, then strip what that
+		// revealed. Line breaks of the first pass are kept.
+		out, _ = htmlToText(html.UnescapeString(out), maxLen, true)
+	}
+	if hasHTMLTag(out) {
+		out = stripHTMLTags(out)
 	}
 	return out
 }
@@ -72,28 +83,19 @@ func block(a atom.Atom) bool {
 	return false
 }
 
-// void elements have no end tag, so a start tag must not open a skip.
-func void(a atom.Atom) bool {
-	switch a {
-	case atom.Area, atom.Base, atom.Br, atom.Col, atom.Embed, atom.Hr, atom.Img,
-		atom.Input, atom.Link, atom.Meta, atom.Source, atom.Track, atom.Wbr:
-		return true
-	}
-	return false
-}
-
 // htmlToText is one pass of HTMLToText. With lines, "\n" in text is a line
 // break rather than white space.
-func htmlToText(s string, maxLen int, lines bool) string {
+// sawTag reports whether the input had any tag or comment.
+func htmlToText(s string, maxLen int, lines bool) (text string, sawTag bool) {
 	if s == "" {
-		return ""
+		return "", false
 	}
 	w := newTextWriter(len(s), maxLen)
 	w.lines = lines
 	if !strings.ContainsAny(s, "<&") {
 		// Plain text: nothing to tokenize.
 		w.text(s)
-		return w.String()
+		return w.String(), false
 	}
 	z := nethtml.NewTokenizer(strings.NewReader(s))
 	skip := 0 // depth inside skipped elements
@@ -101,12 +103,21 @@ func htmlToText(s string, maxLen int, lines bool) string {
 		tt := z.Next()
 		switch tt {
 		case nethtml.ErrorToken:
-			return w.String()
+			return w.String(), sawTag
+		case nethtml.CommentToken, nethtml.DoctypeToken:
+			sawTag = true
 		case nethtml.TextToken:
 			if skip == 0 {
 				w.textBytes(z.Text())
 			}
 		case nethtml.StartTagToken, nethtml.SelfClosingTagToken, nethtml.EndTagToken:
+			sawTag = true
+			if tt == nethtml.SelfClosingTagToken {
+				// "<iframe ... />" closes itself in feeds written as XHTML;
+				// without this the rest of the text would be raw iframe
+				// content.
+				z.NextIsNotRawText()
+			}
 			name, _ := z.TagName()
 			a := atom.Lookup(name)
 			switch {
@@ -121,12 +132,10 @@ func htmlToText(s string, maxLen int, lines bool) string {
 				w.lineBreak()
 			case a == atom.Td || a == atom.Th:
 				w.space()
-			case tt == nethtml.StartTagToken && void(a):
-				// nothing: img, input, ... carry no text
 			}
 		}
 	}
-	return w.String()
+	return w.String(), sawTag
 }
 
 // textWriter collects visible text, collapsing white space and counting
@@ -263,4 +272,101 @@ func entityName(body string) bool {
 		}
 	}
 	return true
+}
+
+// htmlElements are the names of HTML elements, current and obsolete, whose
+// tags are removed when they survive as text.
+var htmlElements = func() map[string]bool {
+	m := map[string]bool{}
+	for _, n := range strings.Fields(`a abbr acronym address area article aside audio b base basefont bdi bdo
+		big blink blockquote body br button canvas caption center cite code col colgroup data datalist dd
+		del details dfn dialog dir div dl dt em embed fieldset figcaption figure font footer form frame
+		frameset h1 h2 h3 h4 h5 h6 head header hgroup hr html i iframe img input ins kbd label legend li
+		link main map mark marquee menu meta meter nav noembed noframes noscript object ol optgroup option
+		output p param picture pre progress q rp rt ruby s samp script section select small source span
+		strike strong style sub summary sup svg table tbody td template textarea tfoot th thead time title
+		tr track tt u ul var video wbr`) {
+		m[n] = true
+	}
+	return m
+}()
+
+// htmlTag returns the length of an HTML element tag at the start of s
+// ("<p>", "</div>", "<br/>", "<a href='x'>", "<!-- ... -->"), or 0.
+func htmlTag(s string) int {
+	if strings.HasPrefix(s, "<!--") {
+		if end := strings.Index(s, "-->"); end >= 0 {
+			return end + 3
+		}
+		return 0
+	}
+	i := 1
+	if i < len(s) && s[i] == '/' {
+		i++
+	}
+	start := i
+	for i < len(s) && (s[i]|0x20 >= 'a' && s[i]|0x20 <= 'z' || (i > start && s[i] >= '0' && s[i] <= '9')) {
+		i++
+	}
+	if i == start || i-start > 10 || !htmlElements[strings.ToLower(s[start:i])] {
+		return 0
+	}
+	if i < len(s) && s[i] == '>' {
+		return i + 1
+	}
+	if i >= len(s) || !(s[i] == ' ' || s[i] == '/' || s[i] == '\n' || s[i] == '\t') {
+		return 0
+	}
+	end := strings.IndexAny(s[i:], "<>")
+	if end < 0 || s[i+end] != '>' {
+		return 0
+	}
+	return i + end + 1
+}
+
+// hasHTMLTag reports whether s holds an HTML element tag or a comment.
+func hasHTMLTag(s string) bool {
+	for i := strings.IndexByte(s, '<'); i >= 0; {
+		if htmlTag(s[i:]) > 0 {
+			return true
+		}
+		j := strings.IndexByte(s[i+1:], '<')
+		if j < 0 {
+			return false
+		}
+		i += 1 + j
+	}
+	return false
+}
+
+// stripHTMLTags removes HTML element tags and comments from text, leaving a
+// space where one stood between words.
+func stripHTMLTags(s string) string {
+	var b strings.Builder
+	b.Grow(len(s))
+	for len(s) > 0 {
+		i := strings.IndexByte(s, '<')
+		if i < 0 {
+			b.WriteString(s)
+			break
+		}
+		b.WriteString(s[:i])
+		s = s[i:]
+		if n := htmlTag(s); n > 0 {
+			b.WriteByte(' ')
+			s = s[n:]
+			continue
+		}
+		b.WriteByte('<')
+		s = s[1:]
+	}
+	// Collapse the spaces the removed tags left, line by line.
+	lines := strings.Split(b.String(), "\n")
+	out := lines[:0]
+	for _, l := range lines {
+		if l = strings.Join(strings.Fields(l), " "); l != "" {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
