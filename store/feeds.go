@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -157,16 +159,43 @@ func (s *Store) AddFeeds(feeds []babelfeed.Feed, dryRun bool) (added, existing [
 	return added, existing, nil
 }
 
+// feedsIn returns every feed as of the read transaction tx, ordered by ID,
+// decoding the records only if something was committed since the last call.
+// The result is shared: callers must not modify it.
+func (s *Store) feedsIn(tx *bolt.Tx) ([]babelfeed.Feed, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.feeds != nil && s.feedsTxID == tx.ID() {
+		return s.feeds, nil
+	}
+	feeds, err := bucketsOf(tx).allFeeds()
+	if err != nil {
+		return nil, err
+	}
+	if feeds == nil {
+		feeds = []babelfeed.Feed{}
+	}
+	s.feeds, s.feedsTxID = feeds, tx.ID()
+	return feeds, nil
+}
+
 // Feeds returns every feed ordered by ID, with its Items and Languages counts.
 func (s *Store) Feeds() ([]babelfeed.Feed, error) {
-	var feeds []babelfeed.Feed
+	var shared []babelfeed.Feed
 	err := s.db.View(func(tx *bolt.Tx) error {
 		var err error
-		feeds, err = bucketsOf(tx).allFeeds()
+		shared, err = s.feedsIn(tx)
 		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list feeds: %w", err)
+	}
+	feeds := make([]babelfeed.Feed, len(shared))
+	for i, f := range shared {
+		f.Category = slices.Clone(f.Category)
+		f.PrevURLs = slices.Clone(f.PrevURLs)
+		f.Languages = maps.Clone(f.Languages)
+		feeds[i] = f
 	}
 	return feeds, nil
 }

