@@ -133,8 +133,14 @@ func TestCorpora(t *testing.T) {
 			switch {
 			case errors.As(err, &naf):
 				notFeed++
+				if testing.Verbose() {
+					t.Logf("  %s: %v", rel, err)
+				}
 			case err != nil:
 				failed++
+				if testing.Verbose() {
+					t.Logf("  %s: %v", rel, err)
+				}
 			default:
 				parsed++
 				items += len(res.Items)

@@ -12,13 +12,15 @@ import (
 	"golang.org/x/text/encoding"
 	"golang.org/x/text/encoding/charmap"
 	"golang.org/x/text/encoding/unicode"
+	"golang.org/x/text/encoding/unicode/utf32"
 )
 
 // Decode returns body as bytes gofeed can parse, deciding the character
 // encoding in this order:
 //
-//  1. A byte order mark wins: a UTF-8 BOM is stripped, UTF-16 (LE or BE)
-//     with a BOM is converted to UTF-8.
+//  1. A byte order mark wins: a UTF-8 BOM is stripped (invalid bytes after
+//     it become U+FFFD), UTF-16 and UTF-32 (LE or BE) with a BOM, or
+//     recognisable by a "<?" or "<" in their width, are converted to UTF-8.
 //  2. JSON (first non-blank byte '{' or '[') is UTF-8 by definition
 //     (RFC 8259): passed as it is.
 //  3. An encoding declared in the XML prolog: the bytes are passed as they
@@ -44,7 +46,13 @@ import (
 func Decode(body []byte, contentType string) ([]byte, error) {
 	switch {
 	case bytes.HasPrefix(body, []byte("\xEF\xBB\xBF")):
-		return dropDeclaration(body[3:]), nil
+		// A UTF-8 BOM is a stronger statement than a few bad bytes: they
+		// become U+FFFD rather than failing the whole feed.
+		return dropDeclaration(bytes.ToValidUTF8(body[3:], []byte("\uFFFD"))), nil
+	case bytes.HasPrefix(body, []byte("\x00\x00\xFE\xFF")), bytes.HasPrefix(body, []byte("\x00\x00\x00<")):
+		return decodeWith(utf32.UTF32(utf32.BigEndian, utf32.UseBOM), body, "UTF-32BE")
+	case bytes.HasPrefix(body, []byte("\xFF\xFE\x00\x00")), bytes.HasPrefix(body, []byte("<\x00\x00\x00")):
+		return decodeWith(utf32.UTF32(utf32.LittleEndian, utf32.UseBOM), body, "UTF-32LE")
 	case bytes.HasPrefix(body, []byte("\xFF\xFE")), bytes.HasPrefix(body, []byte("\xFE\xFF")):
 		return decodeWith(unicode.UTF16(unicode.BigEndian, unicode.ExpectBOM), body, "UTF-16")
 	case bytes.HasPrefix(body, []byte("<\x00?\x00")):

@@ -63,6 +63,7 @@ type root struct {
 	offset int    // byte offset of the root element's "<"
 	html   bool   // an HTML doctype was seen
 	first  byte   // first non-blank byte
+	empty  bool   // nothing but white space
 }
 
 // sniffRoot finds the root element of an XML or HTML document by skipping
@@ -76,6 +77,8 @@ func sniffRoot(b []byte) root {
 	}
 	if i < len(b) {
 		r.first = b[i]
+	} else {
+		r.empty = true
 	}
 	for i < len(b) {
 		switch c := b[i]; {
@@ -134,13 +137,13 @@ func notAFeed(b []byte, contentType string, base *url.URL) *NotAFeedError {
 	r := sniffRoot(b)
 	isHTML := strings.Contains(strings.ToLower(contentType), "html")
 	switch {
-	case r.first == 0:
+	case r.empty:
 		return &NotAFeedError{Kind: KindEmpty}
 	case r.first == '{' || r.first == '[':
 		return &NotAFeedError{Kind: KindJSON}
 	case r.name == "rss" || r.name == "rdf" || r.name == "feed":
 		return nil
-	case isHTML || r.html || r.name == "html" || r.name == "head" || r.name == "body":
+	case isHTML || r.html || htmlRoots[r.name]:
 		return &NotAFeedError{Kind: KindHTML, Alternates: alternates(b, base)}
 	case r.name == "opml":
 		return &NotAFeedError{Kind: KindOPML}
@@ -148,6 +151,14 @@ func notAFeed(b []byte, contentType string, base *url.URL) *NotAFeedError {
 		return &NotAFeedError{Kind: KindXML, Root: r.name}
 	}
 	return &NotAFeedError{Kind: KindText}
+}
+
+// htmlRoots are root elements that make a document an HTML page or an
+// HTML fragment.
+var htmlRoots = map[string]bool{
+	"html": true, "head": true, "body": true, "p": true, "div": true, "img": true,
+	"a": true, "span": true, "table": true, "h1": true, "h2": true, "br": true,
+	"title": true, "meta": true, "script": true,
 }
 
 // feedTypes are the link types that advertise a feed.
