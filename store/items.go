@@ -256,6 +256,10 @@ type Stats struct {
 	ByLang    map[string]int // items per detected language
 	ByFeed    map[uint64]int // items per feed ID (every feed, zeros too)
 	FileBytes int64          // size of the database file
+	// DataBytes is the part of the file bbolt has used; the file grows
+	// ahead of it in steps of up to 16 MB, and freed pages are reused but
+	// never given back (see CompactTo).
+	DataBytes int64
 }
 
 // Stats counts items per language and per feed from the per-feed counts,
@@ -275,7 +279,7 @@ func (s *Store) Stats() (Stats, error) {
 				st.ByLang[l] += n
 			}
 		}
-		st.FileBytes = tx.Size()
+		st.FileBytes, st.DataBytes = tx.Size(), tx.Size()
 		return nil
 	})
 	if err != nil {

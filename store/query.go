@@ -48,6 +48,9 @@ func (s *Store) Items(ctx context.Context, q babelfeed.Query, match func(*babelf
 	if p == nil {
 		return nil
 	}
+	if q.Limit < 0 {
+		q.Limit = 0
+	}
 	yielded := 0
 	for {
 		want := queryBatch

@@ -30,6 +30,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -241,3 +242,46 @@ func (s *Store) Close() error {
 
 // Path returns the file the store was opened from.
 func (s *Store) Path() string { return s.path }
+
+// CompactTo writes a compacted copy of the store to the new file dst, with
+// every page filled and the space of deleted items given back; bbolt files
+// never shrink otherwise. The caller swaps the files while no babelfeed
+// process has the store open. The copy keeps the ID sequences, so IDs are
+// never reused.
+func (s *Store) CompactTo(dst string) error {
+	if _, err := os.Stat(dst); err == nil {
+		return fmt.Errorf("compact store to %s: %w", dst, fs.ErrExist)
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return fmt.Errorf("compact store to %s: %w", dst, err)
+	}
+	db, err := bolt.Open(dst, 0o600, &bolt.Options{Timeout: defaultTimeout, PageSize: pageSize, FreelistType: bolt.FreelistMapType})
+	if err != nil {
+		return fmt.Errorf("compact store to %s: %w", dst, err)
+	}
+	// Commit every 64 MB so a big store does not build one huge transaction
+	// in memory.
+	if err := bolt.Compact(db, s.db, 64<<20); err != nil {
+		db.Close()
+		return fmt.Errorf("compact store to %s: %w", dst, err)
+	}
+	if err := db.Close(); err != nil {
+		return fmt.Errorf("compact store to %s: %w", dst, err)
+	}
+	return nil
+}
+
+// Backup writes a consistent copy of the whole file to w while the store
+// stays in use (one read transaction), and returns the bytes written.
+func (s *Store) Backup(w io.Writer) (int64, error) {
+	var n int64
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		n, err = tx.WriteTo(w)
+		return err
+	})
+	if err != nil {
+		return n, fmt.Errorf("back up store %s: %w", s.path, err)
+	}
+	return n, nil
+}

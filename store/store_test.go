@@ -817,3 +817,71 @@ func checkConsistency(t testing.TB, s *Store) {
 		t.Fatalf("inconsistent store: %v", err)
 	}
 }
+
+func TestCompactToAndBackup(t *testing.T) {
+	s := openTemp(t)
+	f := addFeed(t, s, "https://one.example/")
+	gone := addFeed(t, s, "https://gone.example/")
+	var items []babelfeed.Item
+	for i := range 300 {
+		items = append(items, item(fmt.Sprint(i), "it", base.Add(time.Duration(i)*time.Second), strings.Repeat("x", 500)+fmt.Sprint(i)))
+	}
+	save(t, s, f.ID, items...)
+	save(t, s, gone.ID, items...)
+	if err := s.RemoveFeed(gone.ID); err != nil {
+		t.Fatal(err)
+	}
+	want := query(t, s, babelfeed.Query{}, nil)
+
+	dst := filepath.Join(t.TempDir(), "compact", "store.db")
+	if err := s.CompactTo(dst); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CompactTo(dst); !errors.Is(err, fs.ErrExist) {
+		t.Errorf("compacting over an existing file: %v", err)
+	}
+	var backup bytes.Buffer
+	if _, err := s.Backup(&backup); err != nil {
+		t.Fatal(err)
+	}
+	bpath := filepath.Join(t.TempDir(), "backup.db")
+	if err := os.WriteFile(bpath, backup.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := s.Stats()
+
+	for _, path := range []string{dst, bpath} {
+		c, err := Open(path, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := query(t, c, babelfeed.Query{}, nil); !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: %d items, want %d", path, len(got), len(want))
+		}
+		checkConsistency(t, c)
+		// IDs keep counting from where they were: nothing is reused.
+		added, _, err := c.AddFeeds([]babelfeed.Feed{{URL: "https://three.example/"}}, false)
+		if err != nil || added[0].ID != gone.ID+1 {
+			t.Errorf("%s: new feed %+v, %v", path, added, err)
+		}
+		save(t, c, f.ID, item("new", "it", base, "new"))
+		isNew := func(it *babelfeed.Item) bool { return it.Key == "new" }
+		if got := query(t, c, babelfeed.Query{}, isNew); len(got) != 1 || got[0].ID != 601 {
+			t.Errorf("%s: new item %v, want ID 601", path, ids(got))
+		}
+		after, _ := c.Stats()
+		if path == dst && after.DataBytes >= before.DataBytes {
+			t.Errorf("compacted store uses %d bytes, the original %d", after.DataBytes, before.DataBytes)
+		}
+		c.Close()
+	}
+}
+
+func TestItemsNegativeLimit(t *testing.T) {
+	s := openTemp(t)
+	f := addFeed(t, s, "https://one.example/")
+	save(t, s, f.ID, item("a", "it", base, "a"), item("b", "it", base, "b"))
+	if got := query(t, s, babelfeed.Query{Limit: -1}, nil); len(got) != 2 {
+		t.Errorf("Limit -1 gave %d items", len(got))
+	}
+}
