@@ -153,9 +153,11 @@ func newTransport(headerTimeout time.Duration) *http.Transport {
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   10 * time.Second,
 		ExpectContinueTimeout: time.Second,
-		// A per-hop backstop; Fetch also enforces the header timeout over
-		// the whole redirect chain, whatever the transport.
-		ResponseHeaderTimeout:  headerTimeout,
+		// A per-hop backstop only. Fetch enforces the header timeout itself
+		// over the whole redirect chain, whatever the transport, and says
+		// so in its error; the extra second keeps that clearer error the
+		// one reported.
+		ResponseHeaderTimeout:  headerTimeout + time.Second,
 		MaxResponseHeaderBytes: 256 << 10,
 		// Compression is negotiated by Fetch itself so that the body cap
 		// applies to the decompressed size.
