@@ -220,7 +220,6 @@ func BenchmarkItemsByLang(b *testing.B) {
 	b.Logf("%d items, languages %v, %.0f bytes/item used, file %d bytes, setup %.0f items/s in 1000-item fetches",
 		st.Items, st.ByLang, float64(dataBytes(b, s))/total, st.FileBytes, total/time.Since(setup).Seconds())
 	logBucketStats(b, s)
-	b.ReportMetric(float64(dataBytes(b, s))/total, "bytes/item")
 
 	ctx := context.Background()
 	run := func(name string, q babelfeed.Query, match func(*babelfeed.Item) bool) {

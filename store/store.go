@@ -2,6 +2,8 @@
 // deduplicates items, maintains the secondary indexes (time, language,
 // feed) that serve queries newest first, and keeps per-feed counts.
 //
+// Times come back in UTC (the instant is kept, the zone is not).
+//
 // It is the only package that imports bbolt. A Store is safe for concurrent
 // use by several goroutines; only one process can hold the file read-write at
 // a time (bbolt takes an exclusive flock), and while it does, every other open
@@ -74,10 +76,9 @@ var (
 )
 
 // pageSize is the page size of new files (an existing file keeps its own).
-// Item records are around a kilobyte; on 4 KB pages a B+tree leaves about a
-// third of each page empty around them, on 8 KB pages about a tenth. On 100k
-// news items this took the file from 2.3 KB to 1.9 KB per item, with no cost
-// to reads.
+// Item records are around a kilobyte: measured on 100k news items, 4 KB
+// pages of the items bucket were 69% used, 8 KB pages 87%, and the whole
+// file went from 2.3 KB to 1.9 KB per item, with no cost to reads.
 const pageSize = 8192
 
 // defaultTimeout is how long Open waits for the file lock when Options
