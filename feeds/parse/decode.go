@@ -127,13 +127,19 @@ func headerCharset(contentType string) string {
 	if _, params, err := mime.ParseMediaType(contentType); err == nil {
 		return params["charset"]
 	}
-	// Malformed header: look for the parameter by hand.
-	lower := strings.ToLower(contentType)
-	i := strings.Index(lower, "charset=")
-	if i < 0 {
+	// Malformed header: look for the parameter by hand (not through
+	// strings.ToLower, which changes byte offsets on invalid UTF-8).
+	const param = "charset="
+	i := 0
+	for ; i+len(param) <= len(contentType); i++ {
+		if strings.EqualFold(contentType[i:i+len(param)], param) {
+			break
+		}
+	}
+	if i+len(param) > len(contentType) {
 		return ""
 	}
-	v := contentType[i+len("charset="):]
+	v := contentType[i+len(param):]
 	if j := strings.IndexAny(v, "; "); j >= 0 {
 		v = v[:j]
 	}
