@@ -96,6 +96,10 @@ type Options struct {
 	// MmapSize overrides the initial size of the memory map in bytes; 0
 	// picks a default (see Open).
 	MmapSize int
+
+	// noSync skips fsync on commit: tests only, where a crash loses nothing
+	// of value and the shared disk makes every fsync slow.
+	noSync bool
 }
 
 // Store is an open babelfeed database.
@@ -148,6 +152,7 @@ func Open(path string, opts Options) (*Store, error) {
 		InitialMmapSize: mmap,
 		FreelistType:    bolt.FreelistMapType,
 		PageSize:        pageSize,
+		NoSync:          opts.noSync,
 	})
 	if errors.Is(err, bolt.ErrTimeout) {
 		return nil, fmt.Errorf("open store %s: %w: another babelfeed process (probably `babelfeed run`) holds the file; waited %s", path, ErrLocked, timeout)

@@ -23,9 +23,13 @@ import (
 
 var base = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 
+// openTemp opens a new store in a temporary directory. Tests skip fsync
+// (the disk is shared and slow; durability is bbolt's business), benchmarks
+// keep it so that they measure real commits.
 func openTemp(t testing.TB) *Store {
 	t.Helper()
-	s, err := Open(filepath.Join(t.TempDir(), "sub", "dir", "babelfeed.db"), Options{})
+	_, bench := t.(*testing.B)
+	s, err := Open(filepath.Join(t.TempDir(), "sub", "dir", "babelfeed.db"), Options{noSync: !bench})
 	if err != nil {
 		t.Fatal(err)
 	}
