@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"os"
 	"time"
 
@@ -411,4 +412,28 @@ func (s *Store) rewrite(entries []rewriteEntry) error {
 		}
 		return nil
 	})
+}
+
+// RecentTimes returns the sort times (see SortTime) of a feed's newest n
+// items, newest first, from the feed index alone: the scheduler's view of a
+// feed's rhythm without decoding items.
+func (s *Store) RecentTimes(feedID uint64, n int) ([]time.Time, error) {
+	var times []time.Time
+	err := s.db.View(func(tx *bolt.Tx) error {
+		prefix := feedPrefix(feedID)
+		c := tx.Bucket(bucketIdxFeed).Cursor()
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) && len(times) < n; k, _ = c.Next() {
+			ns, _ := parseSuffix(k[len(prefix):])
+			t := time.Time{}
+			if ns != math.MinInt64 { // the zero Time, clamped
+				t = time.Unix(0, ns).UTC()
+			}
+			times = append(times, t)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("recent item times of feed %d: %w", feedID, err)
+	}
+	return times, nil
 }

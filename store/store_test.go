@@ -889,3 +889,24 @@ func TestItemsNegativeLimit(t *testing.T) {
 		t.Errorf("Limit -1 gave %d items", len(got))
 	}
 }
+
+func TestRecentTimes(t *testing.T) {
+	s := openTemp(t)
+	f := addFeed(t, s, "https://one.example/")
+	other := addFeed(t, s, "https://two.example/")
+	undated := item("undated", "it", time.Time{}, "u")
+	undated.FirstSeen = base.Add(90 * time.Second)
+	save(t, s, f.ID, item("a", "it", base, "a"), item("b", "it", base.Add(time.Minute), "b"), undated, item("c", "it", base.Add(time.Hour), "c"))
+	save(t, s, other.ID, item("x", "it", base.Add(2*time.Hour), "x"))
+	got, err := s.RecentTimes(f.ID, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []time.Time{base.Add(time.Hour), base.Add(90 * time.Second), base.Add(time.Minute)}
+	if !slices.EqualFunc(got, want, time.Time.Equal) {
+		t.Errorf("RecentTimes = %v, want %v", got, want)
+	}
+	if got, _ := s.RecentTimes(99, 5); len(got) != 0 {
+		t.Errorf("RecentTimes(unknown) = %v", got)
+	}
+}
