@@ -95,6 +95,9 @@ type Result struct {
 	Items []babelfeed.Item
 	// Truncated is true when the document held more than MaxItems items.
 	Truncated bool
+	// Partial is true when the document was cut short or broken: Items
+	// are the complete ones before the break (gofeed alone returns none).
+	Partial bool
 }
 
 // Parse decodes the charset of body (see Decode), parses it with gofeed and
@@ -138,13 +141,25 @@ func (p *Parser) ParseURL(ctx context.Context, body []byte, contentType, docURL 
 			feed, err = p.gofeed(append(prologOf(data), data[r.offset:]...))
 		}
 	}
+	partial := false
+	if err != nil && salvageable(err) {
+		if fixed := salvage(data); fixed != nil {
+			if f, ferr := p.gofeed(fixed); ferr == nil && len(f.Items) > 0 {
+				feed, err, partial = f, nil, true
+			}
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("parse feed: %w", err)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("parse feed: %w", err)
 	}
-	return p.normalise(ctx, feed, base)
+	res, err := p.normalise(ctx, feed, base)
+	if res != nil {
+		res.Partial = partial
+	}
+	return res, err
 }
 
 // maxGunzip bounds a gzip-compressed body once decompressed, against

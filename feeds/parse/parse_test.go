@@ -1,6 +1,7 @@
 package parse
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -466,6 +467,36 @@ func TestParseRootAfter4KB(t *testing.T) {
 	}
 	if len(res.Items) != 1 || res.Items[0].Title != "Arrivato" {
 		t.Errorf("items %+v", res.Items)
+	}
+}
+
+func TestParseTruncatedSalvaged(t *testing.T) {
+	for _, tc := range []struct {
+		file, cutAfter string
+		want           int
+	}{
+		{"rss2_it.xml", "Il primo tratto chiude", 2},
+		{"rdf_de.rdf", "Wegen des Sturms", 1},
+		{"atom_fr.xml", "Il faut une rustine", 1},
+	} {
+		full := readFixture(t, tc.file)
+		i := bytes.Index(full, []byte(tc.cutAfter))
+		if i < 0 {
+			t.Fatalf("%s: %q not found", tc.file, tc.cutAfter)
+		}
+		res, err := newTestParser().Parse(context.Background(), full[:i+len(tc.cutAfter)], "")
+		if err != nil {
+			t.Errorf("%s cut: %v", tc.file, err)
+			continue
+		}
+		checkInvariants(t, tc.file+" cut", res, testNow)
+		if len(res.Items) != tc.want || !res.Partial {
+			t.Errorf("%s cut: %d items, partial %v; want %d, true", tc.file, len(res.Items), res.Partial, tc.want)
+		}
+	}
+	res, err := newTestParser().Parse(context.Background(), readFixture(t, "rss2_it.xml"), "")
+	if err != nil || res.Partial {
+		t.Errorf("whole document: partial %v, %v", res.Partial, err)
 	}
 }
 
