@@ -233,14 +233,7 @@ func (d *Daemon) pollOne(ctx context.Context, gate *hostGate, id uint64) {
 		ch <- o
 	}
 	delete(d.waiters, id)
-	if ctx.Err() == nil && o.Feed.State != babelfeed.StateGone {
-		next := o.Feed.NextPoll
-		if now := d.Poller.now(); o.Err != nil && !next.After(now) {
-			// A failure that could not even be recorded (the feed still
-			// has the next-poll time that made it due, or none): retry
-			// later rather than spin.
-			next = now.Add(time.Minute)
-		}
+	if next, ok := d.requeueAt(o); ok && ctx.Err() == nil {
 		d.queue.Push(id, next)
 	}
 	d.mu.Unlock()
@@ -248,4 +241,20 @@ func (d *Daemon) pollOne(ctx context.Context, gate *hostGate, id uint64) {
 		d.OnOutcome(o)
 	}
 	d.poke()
+}
+
+// requeueAt says when a polled feed goes back in the queue; ok is false for
+// a gone feed, which does not.
+func (d *Daemon) requeueAt(o Outcome) (next time.Time, ok bool) {
+	if o.Feed.State == babelfeed.StateGone {
+		return time.Time{}, false
+	}
+	next = o.Feed.NextPoll
+	if now := d.Poller.now(); o.Err != nil && !next.After(now) {
+		// A failure that could not even be recorded (the feed still has
+		// the next-poll time that made it due, or none): retry later
+		// rather than spin.
+		next = now.Add(time.Minute)
+	}
+	return next, true
 }

@@ -187,12 +187,24 @@ func (p *Poller) pollPolitely(ctx context.Context, gate *hostGate, f babelfeed.F
 		return p.deferToHost(f, until)
 	}
 	o := p.PollOne(ctx, f)
-	release()
+	// Block before releasing the slot, or a feed waiting for it could slip
+	// through between the two.
 	var se *fetch.StatusError
 	if errors.As(o.Err, &se) && se.RetryAfter > 0 {
-		gate.Block(host, p.now().Add(se.RetryAfter))
+		gate.Block(host, p.now().Add(min(se.RetryAfter, p.maxBackoff())))
 	}
+	release()
 	return o
+}
+
+// maxBackoff is the policy's cap on waits, which also caps how long a
+// host's Retry-After defers its other feeds: the feed that got the
+// Retry-After is retried within it, so its siblings should be too.
+func (p *Poller) maxBackoff() time.Duration {
+	if p.Policy.MaxBackoff > 0 {
+		return p.Policy.MaxBackoff
+	}
+	return schedule.DefaultPolicy().MaxBackoff
 }
 
 // deferToHost reschedules a feed whose host asked everyone to wait. It is
