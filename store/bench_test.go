@@ -158,7 +158,7 @@ func BenchmarkSaveFetch(b *testing.B) {
 		raw += len(encodeItem(nil, &it))
 	}
 	total, n := 0, 0
-	start := time.Now()
+	start, cpuStart := time.Now(), cpuTime()
 	for b.Loop() {
 		items := batches[n%len(batches)]
 		// Fresh keys every call so every item is new.
@@ -173,8 +173,9 @@ func BenchmarkSaveFetch(b *testing.B) {
 		total += res.Added
 		n++
 	}
-	elapsed := time.Since(start)
+	elapsed, cpu := time.Since(start), cpuTime()-cpuStart
 	b.ReportMetric(float64(total)/elapsed.Seconds(), "items/s")
+	b.ReportMetric(float64(cpu.Microseconds())/float64(total), "cpu-µs/item")
 	b.ReportMetric(float64(dataBytes(b, s))/float64(total), "bytes/item")
 	b.ReportMetric(float64(raw)/perFetch, "record-bytes/item")
 }
@@ -197,7 +198,7 @@ func BenchmarkItemsByLang(b *testing.B) {
 		b.Fatal(err)
 	}
 	const total = 100_000
-	setup := time.Now()
+	setup, setupCPU := time.Now(), cpuTime()
 	r := rand.New(rand.NewPCG(3, 3))
 	n := 0
 	for n < total {
@@ -217,14 +218,17 @@ func BenchmarkItemsByLang(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Logf("%d items, languages %v, %.0f bytes/item used, file %d bytes, setup %.0f items/s in 1000-item fetches",
-		st.Items, st.ByLang, float64(dataBytes(b, s))/total, st.FileBytes, total/time.Since(setup).Seconds())
+	b.Logf("%d items, languages %v, %.0f bytes/item used, file %d bytes; setup in 1000-item fetches: %.0f items/s, %.1f CPU-µs/item",
+		st.Items, st.ByLang, float64(dataBytes(b, s))/total, st.FileBytes, total/time.Since(setup).Seconds(),
+		float64((cpuTime()-setupCPU).Microseconds())/total)
 	logBucketStats(b, s)
 
 	ctx := context.Background()
 	run := func(name string, q babelfeed.Query, match func(*babelfeed.Item) bool) {
 		b.Run(name, func(b *testing.B) {
+			cpuStart, ops := cpuTime(), 0
 			for b.Loop() {
+				ops++
 				got := 0
 				if err := s.Items(ctx, q, match, func(babelfeed.Item) bool { got++; return true }); err != nil {
 					b.Fatal(err)
@@ -233,6 +237,7 @@ func BenchmarkItemsByLang(b *testing.B) {
 					b.Fatal("no items")
 				}
 			}
+			b.ReportMetric(float64((cpuTime()-cpuStart).Microseconds())/float64(ops), "cpu-µs/op")
 		})
 	}
 	run("lang=pt/newest20", babelfeed.Query{Langs: []string{"pt"}, Limit: 20}, nil)
