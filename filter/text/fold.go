@@ -54,6 +54,9 @@ func foldUnicode(s string) string {
 			b.WriteRune(r)
 			continue
 		}
+		// cases.Fold swaps the case of Cherokee (its folding target is the
+		// upper case) instead of settling it; ToLower makes Fold idempotent.
+		r = unicode.ToLower(r)
 		stripMarks = r < 0x250 || unicode.Is(unicode.Latin, r) || unicode.Is(unicode.Greek, r)
 		cyrillic = !stripMarks && unicode.Is(unicode.Cyrillic, r)
 		if sp := spelledOut(r); sp != "" {

@@ -223,8 +223,19 @@ func dropped(r rune) bool {
 }
 
 func (w *textWriter) String() string {
-	s := strings.TrimRight(w.b.String(), " \n")
-	return norm.NFC.String(s)
+	s := norm.NFC.String(w.b.String())
+	if w.max > 0 && utf8.RuneCountInString(s) > w.max {
+		// NFC may add runes (U+0344 becomes two): cut again.
+		n := 0
+		for i := range s {
+			if n == w.max {
+				s = s[:i]
+				break
+			}
+			n++
+		}
+	}
+	return strings.TrimRight(s, " \n")
 }
 
 // hasEscapedEntity reports whether s still holds a clearly escaped entity:

@@ -3,6 +3,7 @@ package text
 import (
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 // Matcher matches query words as whole words, case- and
@@ -31,7 +32,7 @@ func NewMatcher(words []string) *Matcher {
 	seenSub := make(map[string]bool)
 	for _, q := range words {
 		if spacelessScript(q) {
-			if sub := strings.Join(Words(q), ""); sub != "" && !seenSub[sub] {
+			if sub := wordStream(q); sub != "" && !seenSub[sub] {
 				seenSub[sub] = true
 				subs = append(subs, sub)
 			}
@@ -61,8 +62,8 @@ func (m *Matcher) Match(texts ...string) bool {
 	left := m.n
 	wordsLeft := len(m.words)
 	for _, t := range texts {
-		if len(m.subs) > 0 {
-			ft := Fold(t)
+		if len(m.subs) > 0 && left > wordsLeft {
+			ft := wordStream(t)
 			for i, sub := range m.subs {
 				if j := len(m.words) + i; !found[j] && strings.Contains(ft, sub) {
 					found[j] = true
@@ -97,17 +98,41 @@ func (m *Matcher) Match(texts ...string) bool {
 	return false
 }
 
+// wordStream returns the words of s (see Words) as one string: words of
+// scripts written without spaces are joined directly, others by a space.
+// Substring terms are looked up in it, so that they see the same folding,
+// elision and punctuation rules as whole words.
+func wordStream(s string) string {
+	var b strings.Builder
+	sc := getScratch()
+	defer putScratch(sc)
+	lastSpaceless := false
+	walkWords(s, sc, func(w []byte) bool {
+		f := foldWord(w, sc)
+		first, _ := utf8.DecodeRuneInString(f)
+		if b.Len() > 0 && !(lastSpaceless && spacelessRune(first)) {
+			b.WriteByte(' ')
+		}
+		b.WriteString(f)
+		last, _ := utf8.DecodeLastRuneInString(f)
+		lastSpaceless = spacelessRune(last)
+		return true
+	})
+	return b.String()
+}
+
 // spacelessScript reports whether s has a letter of a script written
 // without spaces between words.
 func spacelessScript(s string) bool {
 	for _, r := range s {
-		if r < 0x0e00 {
-			continue
-		}
-		if unicode.In(r, unicode.Han, unicode.Hiragana, unicode.Katakana,
-			unicode.Hangul, unicode.Thai, unicode.Lao, unicode.Khmer, unicode.Myanmar) {
+		if spacelessRune(r) {
 			return true
 		}
 	}
 	return false
+}
+
+func spacelessRune(r rune) bool {
+	return r >= 0x0e00 && unicode.In(r, unicode.Han, unicode.Hiragana, unicode.Katakana,
+		unicode.Hangul, unicode.Thai, unicode.Lao, unicode.Khmer, unicode.Myanmar)
 }

@@ -79,10 +79,15 @@ func TestFold(t *testing.T) {
 		{"plain ascii", "plain ascii"},
 		{"MiXeD", "mixed"},
 		{"e\u0301", "e"},
+		{"Ꮀ", "ꮀ"},
+		{"ꮀ", "ꮀ"},
 	}
 	for _, tt := range tests {
 		if got := Fold(tt.in); got != tt.want {
 			t.Errorf("Fold(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+		if got := Fold(tt.want); got != tt.want {
+			t.Errorf("Fold is not idempotent: Fold(%q) = %q", tt.want, got)
 		}
 	}
 }

@@ -122,8 +122,12 @@ func splitToken(tok []byte, sc *scratch, fn func(w []byte) bool) bool {
 	for i := 0; i < len(tok); {
 		r, size := utf8.DecodeRune(tok[i:])
 		switch {
-		case unicode.IsLetter(r) || unicode.IsNumber(r) || unicode.IsMark(r):
+		case unicode.IsLetter(r) || unicode.IsNumber(r):
 			w = append(w, tok[i:i+size]...)
+		case unicode.IsMark(r):
+			if len(w) > 0 { // a mark belongs to the letter before it
+				w = append(w, tok[i:i+size]...)
+			}
 		case r == '\'' || r == '’' || r == 'ʼ':
 			if first && isElision(w) {
 				w = w[:0]
