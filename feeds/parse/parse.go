@@ -152,6 +152,13 @@ func (p *Parser) ParseURL(ctx context.Context, body []byte, contentType, docURL 
 	if err != nil {
 		return nil, fmt.Errorf("parse feed: %w", err)
 	}
+	if feed == nil {
+		return nil, errors.New("parse feed: no feed")
+	}
+	if feed.FeedType == "json" && feed.FeedVersion == "" && feed.Title == "" && len(feed.Items) == 0 {
+		// gofeed takes any JSON object for a JSON Feed.
+		return nil, &NotAFeedError{Kind: KindJSON}
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("parse feed: %w", err)
 	}

@@ -442,6 +442,8 @@ func TestNotAFeedKinds(t *testing.T) {
 		{"opml", `<?xml version="1.0"?><opml version="2.0"><body/></opml>`, "", KindOPML, nil},
 		{"other xml", `<?xml version="1.0"?><!-- nota --><note><to>Anna</to></note>`, "", KindXML, nil},
 		{"empty", " \n ", "", KindEmpty, nil},
+		{"json object", `{"status": "ok", "count": 3}`, "application/json", KindJSON, nil},
+		{"json array", `[1, 2, 3]`, "application/json", KindJSON, nil},
 		{"text", "Servizio non disponibile", "text/plain", KindText, nil},
 	}
 	for _, tt := range tests {
