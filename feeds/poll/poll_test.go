@@ -752,3 +752,36 @@ func TestPollRemovedFeed(t *testing.T) {
 		t.Errorf("polling a removed feed brought it back")
 	}
 }
+
+// cancelAfterFetch is the real client, with the caller's context cancelled
+// right after the response arrives: the cancel strikes between fetch and
+// parse.
+type cancelAfterFetch struct {
+	Fetcher
+	cancel context.CancelFunc
+}
+
+func (c cancelAfterFetch) Fetch(ctx context.Context, req fetch.Request) (*fetch.Response, error) {
+	resp, err := c.Fetcher.Fetch(ctx, req)
+	c.cancel()
+	return resp, err
+}
+
+// A cancel that comes after the body arrived but before it was parsed is
+// not recorded as a parse failure of the feed.
+func TestPollCancelledBeforeParse(t *testing.T) {
+	e := newEnv(t)
+	srv := newServer(t, func(w http.ResponseWriter, r *http.Request) { serveFeed(w, italianFeed(t0)) })
+	f := e.add(srv.URL + "/feed")[0]
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	e.poller.Fetch = cancelAfterFetch{Fetcher: e.poller.Fetch, cancel: cancel}
+	o := e.poller.PollOne(ctx, e.feed(f.ID))
+	if !errors.Is(o.Err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", o.Err)
+	}
+	got := e.feed(f.ID)
+	if got.State != babelfeed.StateOK || got.ErrorCount != 0 || got.LastError != "" || !got.LastFetched.IsZero() || got.BodyHash != "" {
+		t.Errorf("cancelled poll was recorded: %+v", got)
+	}
+}
