@@ -156,3 +156,45 @@ func TestNotModifiedWithoutHistory(t *testing.T) {
 		t.Errorf("next %v (%s), want the default interval", got.NextPoll, got.NextReason)
 	}
 }
+
+// Cache-Control max-age counts from when the response was made, not from
+// when a cache handed it over: the time it spent in caches (Age) is taken
+// off.
+func TestMaxAgeLessAge(t *testing.T) {
+	body, _ := steadyFeed() // its entry rate alone gives about 17m
+	for _, tc := range []struct {
+		name, age string
+		want      time.Duration
+		reason    string
+	}{
+		{"fresh from the origin", "", 2 * time.Hour, "max-age 2h honoured"},
+		{"held by a cache for 90m", "5400", 30 * time.Minute, "max-age 30m honoured"},
+		{"stale in the cache", "9000", 0, "entry rate"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.poller.Policy.Jitter = 0
+			srv := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Cache-Control", "public, max-age=7200")
+				if tc.age != "" {
+					w.Header().Set("Age", tc.age)
+				}
+				serveFeed(w, body)
+			})
+			f := e.add(srv.URL + "/feed")[0]
+			if o := e.poll(f.ID); o.Err != nil {
+				t.Fatal(o.Err)
+			}
+			got := e.feed(f.ID)
+			if !strings.Contains(got.NextReason, tc.reason) {
+				t.Errorf("reason %q, want it to say %q", got.NextReason, tc.reason)
+			}
+			if tc.want > 0 && !got.NextPoll.Equal(t0.Add(tc.want)) {
+				t.Errorf("next poll in %s, want %s", got.NextPoll.Sub(t0), tc.want)
+			}
+			if tc.want == 0 && got.NextPoll.Sub(t0) >= 30*time.Minute {
+				t.Errorf("a stale response still lengthened the interval: next poll in %s (%s)", got.NextPoll.Sub(t0), got.NextReason)
+			}
+		})
+	}
+}

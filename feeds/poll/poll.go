@@ -253,7 +253,7 @@ func (p *Poller) pollOne(ctx context.Context, f babelfeed.Feed) Outcome {
 	if resp.PermanentURL != "" && resp.PermanentURL != f.URL {
 		p.moveURL(&f, resp.PermanentURL, log)
 	}
-	hints := schedule.Hints{MaxAge: resp.MaxAge, Expires: resp.Expires, RetryAfter: resp.RetryAfter, TTL: time.Duration(f.TTLMinutes) * time.Minute}
+	hints := schedule.Hints{MaxAge: freshFor(resp), Expires: resp.Expires, RetryAfter: resp.RetryAfter, TTL: time.Duration(f.TTLMinutes) * time.Minute}
 
 	bodyHash := ""
 	if !resp.NotModified {
@@ -344,6 +344,21 @@ func (p *Poller) pollOne(ctx context.Context, f babelfeed.Feed) Outcome {
 	}
 	log.Debug("polled", "status", resp.Status, "added", sr.Added, "updated", sr.Updated, "unchanged", sr.Unchanged)
 	return Outcome{Feed: f, Status: resp.Status, Added: sr.Added, Updated: sr.Updated, Unchanged: sr.Unchanged, StoredByLang: byLang}
+}
+
+// freshFor is how long the response stays fresh by Cache-Control: max-age
+// less the time it already spent in caches (Age), so that a copy a CDN has
+// held for most of its max-age does not put the feed off for a whole
+// max-age more. It keeps fetch's meanings: 0 is no hint, negative is never
+// fresh.
+func freshFor(resp *fetch.Response) time.Duration {
+	if resp.MaxAge <= 0 || resp.Age <= 0 {
+		return resp.MaxAge
+	}
+	if left := resp.MaxAge - resp.Age; left > 0 {
+		return left
+	}
+	return -1
 }
 
 // moveURL follows a permanent redirect unless another subscription already
