@@ -70,3 +70,32 @@ func countLetters(s string) int {
 	}
 	return n
 }
+
+// chunks splits s at spaces into pieces of about max letters each (a
+// single longer word is cut by runes).
+func chunks(s string, max int) []string {
+	var out []string
+	start, letters := 0, 0
+	lastSpace := -1
+	for i, r := range s {
+		if r == ' ' {
+			lastSpace = i
+			if letters >= max {
+				out = append(out, s[start:i])
+				start, letters, lastSpace = i+1, 0, -1
+			}
+			continue
+		}
+		if unicode.IsLetter(r) {
+			letters++
+		}
+		if letters >= 2*max && lastSpace < start {
+			out = append(out, s[start:i])
+			start, letters = i, 0
+		}
+	}
+	if start < len(s) {
+		out = append(out, s[start:])
+	}
+	return out
+}

@@ -1,40 +1,72 @@
-// Package lang tags feed items with the language they are written in, using
-// the lingua-go detector and the feed's declared and earlier languages as a
-// prior for short or ambiguous text.
+// Package lang tags feed items with the language they are written in. It
+// runs lingua-go's models behind a script check, caps and cleans the text,
+// uses lingua's high-accuracy models only where they pay, and lets the
+// feed's declared and earlier languages settle short or ambiguous items.
 package lang
 
 import (
 	"fmt"
-	"sort"
+	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/pemistahl/lingua-go"
 
 	"babelfeed"
 )
 
-// Config chooses the languages, accuracy mode and thresholds of a Detector.
+// Config chooses the languages, models and thresholds of a Detector. The
+// zero Config enables every language in lingua's high-accuracy mode
+// without caps or priors (lingua's own behaviour, ~1 GB of models);
+// DefaultConfig is what babelfeed runs.
 type Config struct {
 	// Languages are the ISO 639-1 codes to enable; empty means all 75
 	// languages lingua knows.
 	Languages []string
-	// LowAccuracy uses lingua's trigram-only models.
+	// LowAccuracy uses lingua's trigram models only. When false, short text
+	// (under 120 letters, where lingua's 1- to 5-gram models make a
+	// difference) is re-scored with the high-accuracy models of the
+	// HighAccuracy languages among its best candidates.
 	LowAccuracy bool
-	// MaxChars caps the text (title + body, after cleaning) handed to the
-	// models, in runes. 0 means no cap.
+	// HighAccuracy lists the languages whose high-accuracy models may be
+	// loaded (10–40 MB each). Empty means every enabled language. Ignored
+	// when LowAccuracy is set.
+	HighAccuracy []string
+	// MaxChars caps the cleaned title + text handed to the models, in
+	// runes, cut at a word boundary. 0 means no cap.
 	MaxChars int
-	// MinConfidence is the confidence below which a detection is not
-	// trusted on its own: the feed prior decides, or the item is "und".
+	// MinConfidence is the confidence below which the models' answer is not
+	// trusted on its own: the feed's prior settles it (LangPrior), or,
+	// without a prior, the item is "und" (with Result.Guess set).
 	MinConfidence float64
+	// Favoured lists languages that are a priori common in feeds. With
+	// RareWeight in (0, 1), every other enabled language needs that much
+	// more evidence to win. Empty means no base-rate prior.
+	Favoured []string
+	// RareWeight is the prior weight of a language not in Favoured,
+	// relative to 1 for a favoured one. 0 or 1 means no base-rate prior.
+	RareWeight float64
+}
+
+// CommonWebLanguages are the 22 languages babelfeed favours and measures
+// accuracy on: the most common content languages of the web.
+var CommonWebLanguages = []string{
+	"en", "es", "de", "fr", "it", "pt", "ru", "ja", "zh", "ar", "pl",
+	"nl", "tr", "fa", "vi", "id", "ko", "uk", "cs", "sv", "he", "el",
 }
 
 // DefaultConfig returns the configuration measured in docs/BENCHMARKS.md
-// ("Language tagging").
+// ("Language tagging"): all 75 languages, a 300-rune cap, high-accuracy
+// models for the common languages only, and a mild base-rate prior.
 func DefaultConfig() Config {
 	return Config{
 		LowAccuracy:   false,
+		HighAccuracy:  slices.Clone(CommonWebLanguages),
 		MaxChars:      300,
 		MinConfidence: 0.5,
+		Favoured:      slices.Clone(CommonWebLanguages),
+		RareWeight:    0.5,
 	}
 }
 
@@ -42,160 +74,440 @@ func DefaultConfig() Config {
 type Result struct {
 	// Lang is an ISO 639-1 code in lower case, or babelfeed.Undetermined.
 	Lang string
-	// Confidence is between 0 and 1.
+	// Confidence is the probability the tagger gives Lang (for "und", the
+	// probability of Guess), between 0 and 1.
 	Confidence float64
 	// Method says how Lang was decided.
 	Method babelfeed.LangMethod
+	// Guess is the models' best language even when it was not trusted
+	// enough to become Lang; "" when the text gave nothing to go on.
+	Guess string
 }
 
-// minLetters is the fewest letters worth handing to the models.
-const minLetters = 3
+const (
+	// minLetters is the fewest letters worth handing to the models.
+	minLetters = 3
+	// shortLetters is where lingua switches from 1- to 5-grams to trigrams
+	// only; below it the high-accuracy models matter.
+	shortLetters = 120
+	// chunkLetters bounds the text of one lingua call on long text so that
+	// its probabilities stay within float64 range: past ~100 trigrams
+	// lingua falls back to arbitrary-precision decimals, 10x slower.
+	chunkLetters = 60
+	// candidates is how many of the trigram models' best languages go on
+	// to the high-accuracy models (short text) or to the rest of the text
+	// (long text).
+	candidates = 5
+	// minCandidate is the least probability, relative to the best, of a
+	// language worth keeping as a candidate: lingua's rules give every
+	// other language exactly 0 when they decide alone.
+	minCandidate = 1e-12
+)
 
 // Detector tags text with its language. It is safe for concurrent use;
-// build one and share it.
+// build one and share it: the models are loaded once per process.
 type Detector struct {
-	cfg       Config
-	languages []lingua.Language
-	known     map[string]bool
-	lingua    lingua.LanguageDetector
+	cfg     Config
+	enabled langSet
+	high    langSet
+	weight  [numLanguages]float64 // base-rate prior per language
+	groups  map[script]*group
+	subsets subsetCache
 }
 
-// New builds a Detector. Unknown language codes are an error.
+// group is the set of enabled languages sharing a script, with the
+// trigram detector restricted to them.
+type group struct {
+	langs []lingua.Language
+	low   lingua.LanguageDetector // nil when fewer than two languages
+	// lowNoKazakh leaves Kazakh out, for Cyrillic text without any
+	// Kazakh-only letter (see kazakhLetters).
+	lowNoKazakh lingua.LanguageDetector
+}
+
+// New builds a Detector and loads the models it needs (a few seconds for
+// the default configuration). Unknown language codes are an error.
 func New(cfg Config) (*Detector, error) {
-	langs, err := parseLanguages(cfg.Languages)
+	enabled, err := parseLanguages(cfg.Languages)
 	if err != nil {
-		return nil, fmt.Errorf("build language detector: %w", err)
+		return nil, fmt.Errorf("build language detector: languages: %w", err)
 	}
 	if cfg.MinConfidence < 0 || cfg.MinConfidence > 1 {
-		return nil, fmt.Errorf("build language detector: MinConfidence %v outside [0,1]", cfg.MinConfidence)
+		return nil, fmt.Errorf("build language detector: MinConfidence %v outside [0, 1]", cfg.MinConfidence)
 	}
-	b := lingua.NewLanguageDetectorBuilder().FromLanguages(langs...)
-	if cfg.LowAccuracy {
-		b = b.WithLowAccuracyMode()
+	if cfg.RareWeight < 0 || cfg.RareWeight > 1 {
+		return nil, fmt.Errorf("build language detector: RareWeight %v outside [0, 1]", cfg.RareWeight)
 	}
-	d := &Detector{
-		cfg:       cfg,
-		languages: langs,
-		known:     make(map[string]bool, len(langs)),
-		lingua:    b.Build(),
+	if cfg.MaxChars < 0 {
+		return nil, fmt.Errorf("build language detector: negative MaxChars %d", cfg.MaxChars)
 	}
-	for _, l := range langs {
-		d.known[isoCode(l)] = true
+	d := &Detector{cfg: cfg, groups: make(map[script]*group)}
+	for _, l := range enabled {
+		d.enabled.add(l)
 	}
+	if !cfg.LowAccuracy {
+		if len(cfg.HighAccuracy) == 0 {
+			d.high = d.enabled
+		} else {
+			high, err := parseLanguages(cfg.HighAccuracy)
+			if err != nil {
+				return nil, fmt.Errorf("build language detector: high-accuracy languages: %w", err)
+			}
+			for _, l := range high {
+				if d.enabled.has(l) {
+					d.high.add(l)
+				}
+			}
+		}
+	}
+	if err := d.setWeights(); err != nil {
+		return nil, fmt.Errorf("build language detector: %w", err)
+	}
+	for _, sc := range []script{scLatin, scCyrillic, scArabic, scDevanagari} {
+		g := &group{}
+		for _, l := range groupLanguages(sc) {
+			if d.enabled.has(l) {
+				g.langs = append(g.langs, l)
+			}
+		}
+		if len(g.langs) >= 2 {
+			g.low = buildLow(g.langs)
+			if i := slices.Index(g.langs, lingua.Kazakh); i >= 0 {
+				if rest := slices.Delete(slices.Clone(g.langs), i, i+1); len(rest) >= 2 {
+					g.lowNoKazakh = buildLow(rest)
+				}
+			}
+		}
+		d.groups[sc] = g
+	}
+	d.preloadHigh()
 	return d, nil
 }
 
-// parseLanguages turns ISO 639-1 codes into lingua languages; none means
-// all of them.
-func parseLanguages(codes []string) ([]lingua.Language, error) {
-	if len(codes) == 0 {
-		return lingua.AllLanguages(), nil
-	}
-	seen := make(map[lingua.Language]bool)
-	var langs []lingua.Language
-	for _, c := range codes {
-		iso := lingua.GetIsoCode639_1FromValue(strings.TrimSpace(c))
-		l := lingua.GetLanguageFromIsoCode639_1(iso)
-		if iso == lingua.UnknownIsoCode639_1 || l == lingua.Unknown {
-			return nil, fmt.Errorf("unknown language code %q", c)
-		}
-		if !seen[l] {
-			seen[l] = true
-			langs = append(langs, l)
-		}
-	}
-	if len(langs) < 2 {
-		return nil, fmt.Errorf("need at least two languages, got %v", codes)
-	}
-	sort.Slice(langs, func(i, j int) bool { return langs[i] < langs[j] })
-	return langs, nil
+// buildLow builds a trigram-only detector and loads its models now, so that
+// the first items do not pay for it and memory use is known after New.
+func buildLow(langs []lingua.Language) lingua.LanguageDetector {
+	return lingua.NewLanguageDetectorBuilder().FromLanguages(langs...).
+		WithLowAccuracyMode().WithPreloadedLanguageModels().Build()
 }
 
-func isoCode(l lingua.Language) string {
-	return strings.ToLower(l.IsoCode639_1().String())
+// preloadHigh loads the high-accuracy models one language at a time:
+// lingua's own preloading decodes all of them at once, which doubles the
+// peak memory.
+func (d *Detector) preloadHigh() {
+	var first lingua.Language = lingua.Unknown
+	for _, l := range d.high.list() {
+		if _, ok := soleLanguageScript(l); ok || l == lingua.Chinese || l == lingua.Japanese {
+			continue // decided by script; lingua has no n-gram models for it
+		}
+		if first == lingua.Unknown {
+			first = l
+			continue
+		}
+		lingua.NewLanguageDetectorBuilder().FromLanguages(first, l).WithPreloadedLanguageModels().Build()
+	}
 }
 
-// Detect tags title and text. declared is the feed-declared ISO 639-1 code
-// ("" if none; region suffixes such as "it-IT" are accepted); prior counts
-// the languages of the feed's earlier items (may be nil).
+func soleLanguageScript(l lingua.Language) (script, bool) {
+	for sc, sl := range soleLanguage {
+		if sl == l {
+			return sc, true
+		}
+	}
+	return scNone, false
+}
+
+// setWeights fills the base-rate prior.
+func (d *Detector) setWeights() error {
+	for i := range d.weight {
+		d.weight[i] = 1
+	}
+	w := d.cfg.RareWeight
+	if len(d.cfg.Favoured) == 0 || w == 0 || w == 1 {
+		return nil
+	}
+	fav, err := parseCodes(d.cfg.Favoured)
+	if err != nil {
+		return fmt.Errorf("favoured languages: %w", err)
+	}
+	var favoured langSet
+	for _, l := range fav {
+		favoured.add(l)
+	}
+	for _, l := range lingua.AllLanguages() {
+		if !favoured.has(l) {
+			d.weight[l] = w
+		}
+	}
+	return nil
+}
+
+// Detect tags title and text. declared is the feed-declared language ("" if
+// none; region suffixes such as "pt-BR" are accepted); prior counts the
+// languages of the feed's earlier items by ISO 639-1 code (may be nil).
+// Text is cleaned first: NFC, no URLs, no e-mail addresses.
 func (d *Detector) Detect(title, text, declared string, prior map[string]int) Result {
-	s := clean(joinTitle(title, text))
-	s = truncate(s, d.cfg.MaxChars)
-	declared = normaliseCode(declared)
-
-	p := d.priorDist(declared, prior)
-	if countLetters(s) < minLetters {
-		if declared != "" && d.known[declared] {
-			return Result{Lang: declared, Confidence: 0, Method: babelfeed.LangDeclared}
+	s := truncate(clean(joinTitle(title, text)), d.cfg.MaxChars)
+	decl := d.parseDeclared(declared)
+	st := statsOf(s)
+	var dist distribution
+	if st.usable() {
+		dist = d.likelihood(s, &st)
+	}
+	if len(dist) == 0 {
+		if decl != lingua.Unknown {
+			return Result{Lang: isoCode(decl), Method: babelfeed.LangDeclared}
 		}
-		return undetermined()
+		return Result{Lang: babelfeed.Undetermined, Method: babelfeed.LangUndetermined}
 	}
-	values := d.lingua.ComputeLanguageConfidenceValues(s)
-	if len(values) == 0 || values[0].Value() == 0 {
-		if declared != "" && d.known[declared] {
-			return Result{Lang: declared, Confidence: 0, Method: babelfeed.LangDeclared}
-		}
-		return undetermined()
+	for i := range dist {
+		dist[i].p *= d.weight[dist[i].lang]
 	}
-	top := values[0]
-	if top.Value() >= d.cfg.MinConfidence {
-		return Result{Lang: isoCode(top.Language()), Confidence: top.Value(), Method: babelfeed.LangDetected}
+	dist.normalise()
+	top := dist[0]
+	guess := isoCode(top.lang)
+	if top.p >= d.cfg.MinConfidence {
+		return Result{Lang: guess, Confidence: top.p, Method: babelfeed.LangDetected, Guess: guess}
 	}
-	if len(p) == 0 {
-		return undetermined()
+	fp := d.feedPrior(decl, prior)
+	if fp == nil {
+		return Result{Lang: babelfeed.Undetermined, Confidence: top.p, Method: babelfeed.LangUndetermined, Guess: guess}
 	}
-	best, bestScore, total := "", 0.0, 0.0
-	for _, v := range values {
-		code := isoCode(v.Language())
-		w, ok := p[code]
-		if !ok {
-			w = priorFloor
-		}
-		sc := v.Value() * w
-		total += sc
-		if sc > bestScore {
-			best, bestScore = code, sc
-		}
+	for i := range dist {
+		dist[i].p *= fp[dist[i].lang]
 	}
-	if best == "" || total == 0 {
-		return undetermined()
-	}
-	return Result{Lang: best, Confidence: bestScore / total, Method: babelfeed.LangPrior}
+	dist.normalise()
+	return Result{Lang: isoCode(dist[0].lang), Confidence: dist[0].p, Method: babelfeed.LangPrior, Guess: guess}
 }
 
-// priorFloor is the prior weight of a language the feed never showed.
-const priorFloor = 0.01
+// likelihood scores the cleaned text: by its script when that names the
+// language, else with lingua's models for the languages of its script.
+// The result sums to 1, or is empty when nothing could be told.
+func (d *Detector) likelihood(s string, st *textStats) distribution {
+	sc := st.dominant()
+	if l, ok := soleLanguage[sc]; ok {
+		if !d.enabled.has(l) {
+			return nil
+		}
+		return distribution{{l, 1}}
+	}
+	if sc == scHan {
+		return d.hanKana(st)
+	}
+	g := d.groups[sc]
+	if g == nil || len(g.langs) == 0 {
+		return nil
+	}
+	if g.low == nil {
+		return distribution{{g.langs[0], 1}}
+	}
+	low := g.low
+	if g.lowNoKazakh != nil && !strings.ContainsAny(s, kazakhLetters) {
+		low = g.lowNoKazakh
+	}
+	var dist distribution
+	if st.letters >= shortLetters {
+		dist = d.scoreLong(low, s)
+	} else {
+		dist = d.scoreShort(low, s)
+	}
+	dist.normalise()
+	return dist
+}
 
-// priorDist turns the declaration and the earlier items into weights per
-// language; nil when the feed tells nothing.
-func (d *Detector) priorDist(declared string, prior map[string]int) map[string]float64 {
+// hanKana tells Chinese from Japanese: kana mean Japanese; Han alone is
+// Chinese, but short all-kanji Japanese headlines exist, so the shorter the
+// text the more room it leaves to a feed prior.
+func (d *Detector) hanKana(st *textStats) distribution {
+	zh, ja := d.enabled.has(lingua.Chinese), d.enabled.has(lingua.Japanese)
+	han, kana := st.byScript[scHan], st.byScript[scKana]
+	var pJa float64
+	switch {
+	case kana > 0:
+		pJa = 1
+	case han < 10:
+		pJa = 0.45
+	case han < 20:
+		pJa = 0.3
+	default:
+		pJa = 0.05
+	}
+	switch {
+	case zh && ja:
+		if pJa == 1 {
+			return distribution{{lingua.Japanese, 1}}
+		}
+		return distribution{{lingua.Chinese, 1 - pJa}, {lingua.Japanese, pJa}}
+	case ja:
+		return distribution{{lingua.Japanese, 1}}
+	case zh && kana == 0:
+		return distribution{{lingua.Chinese, 1}}
+	}
+	return nil
+}
+
+// scoreShort scores text under shortLetters letters: trigram models over
+// the script's languages, then the high-accuracy models of the best
+// candidates that have them.
+func (d *Detector) scoreShort(low lingua.LanguageDetector, s string) distribution {
+	dist := fromLingua(low.ComputeLanguageConfidenceValues(s))
+	if len(dist) < 2 || d.high.empty() {
+		return dist
+	}
+	// Rank by the base-rate prior too, so that common languages get to the
+	// expensive models first.
+	ranked := slices.Clone(dist)
+	for i := range ranked {
+		ranked[i].p *= d.weight[ranked[i].lang]
+	}
+	ranked.sort()
+	var cands []lingua.Language
+	mass := 0.0
+	for _, c := range ranked[:min(candidates, len(ranked))] {
+		if d.high.has(c.lang) {
+			cands = append(cands, c.lang)
+		}
+	}
+	if len(cands) < 2 {
+		return dist
+	}
+	hv := fromLingua(d.subset(cands, true).ComputeLanguageConfidenceValues(s))
+	if len(hv) == 0 {
+		return dist
+	}
+	// The candidates keep the share the trigram models gave them together
+	// and split it as the high-accuracy models say.
+	for _, c := range dist {
+		if slices.Contains(cands, c.lang) {
+			mass += c.p
+		}
+	}
+	out := dist[:0:0]
+	for _, c := range dist {
+		if !slices.Contains(cands, c.lang) {
+			out = append(out, c)
+		}
+	}
+	for _, h := range hv {
+		out = append(out, weighted{h.lang, mass * h.p})
+	}
+	return out
+}
+
+// scoreLong scores text of shortLetters letters or more in chunks of about
+// chunkLetters letters, multiplying the chunks' probabilities (adding their
+// logs). The first chunk picks the candidates; the rest of the text is
+// scored for them only.
+func (d *Detector) scoreLong(low lingua.LanguageDetector, s string) distribution {
+	var logs logScores
+	var cands []lingua.Language
+	det := low
+	for _, c := range chunks(s, chunkLetters) {
+		vals := det.ComputeLanguageConfidenceValues(c)
+		logs.add(vals, cands)
+		if cands == nil {
+			ranked := logs.distribution()
+			if len(ranked) >= 2 {
+				for _, r := range ranked[:min(candidates, len(ranked))] {
+					if r.p > minCandidate {
+						cands = append(cands, r.lang)
+					}
+				}
+				if len(cands) >= 2 {
+					det = d.subset(cands, false)
+				} else {
+					cands = nil
+				}
+			}
+		}
+	}
+	return logs.distribution()
+}
+
+// subset returns a detector for exactly langs (at least two), cached.
+// Building one is cheap; the models are shared by all detectors.
+func (d *Detector) subset(langs []lingua.Language, high bool) lingua.LanguageDetector {
+	var key subsetKey
+	key.high = high
+	for _, l := range langs {
+		key.set.add(l)
+	}
+	if det, ok := d.subsets.m.Load(key); ok {
+		return det.(lingua.LanguageDetector)
+	}
+	b := lingua.NewLanguageDetectorBuilder().FromLanguages(slices.Clone(langs)...)
+	if !high {
+		b = b.WithLowAccuracyMode()
+	}
+	det := b.Build()
+	if d.subsets.n.Add(1) <= maxCachedSubsets {
+		d.subsets.m.Store(key, det)
+	}
+	return det
+}
+
+// maxCachedSubsets bounds the detector cache; past it, detectors are built
+// per call (tens of microseconds).
+const maxCachedSubsets = 4096
+
+type subsetKey struct {
+	set  langSet
+	high bool
+}
+
+type subsetCache struct {
+	m sync.Map // subsetKey → lingua.LanguageDetector
+	n atomic.Int64
+}
+
+// feedPrior weighs languages by the feed's declaration and its earlier
+// items; nil when the feed tells nothing.
+func (d *Detector) feedPrior(decl lingua.Language, prior map[string]int) *[numLanguages]float64 {
 	total := 0
 	for code, n := range prior {
-		if n > 0 && d.known[code] {
+		if l := languageOf(code); n > 0 && d.enabled.has(l) {
 			total += n
 		}
 	}
-	if total == 0 && (declared == "" || !d.known[declared]) {
+	if total == 0 && decl == lingua.Unknown {
 		return nil
 	}
-	p := make(map[string]float64)
-	for code, n := range prior {
-		if n > 0 && d.known[code] {
-			p[code] = float64(n) / float64(total)
+	var p [numLanguages]float64
+	for i := range p {
+		p[i] = priorFloor
+	}
+	if total > 0 {
+		// A history of a few items is weaker evidence than one of hundreds.
+		shrink := float64(total) / float64(total+2)
+		for code, n := range prior {
+			if l := languageOf(code); n > 0 && d.enabled.has(l) {
+				p[l] += shrink * float64(n) / float64(total)
+			}
 		}
 	}
-	if declared != "" && d.known[declared] {
-		if total == 0 {
-			p[declared] = 1
-		} else {
-			p[declared] = (p[declared] + 0.5) / 1.5
-		}
+	if decl != lingua.Unknown {
+		p[decl] += declaredWeight
 	}
-	return p
+	return &p
 }
 
-func undetermined() Result {
-	return Result{Lang: babelfeed.Undetermined, Method: babelfeed.LangUndetermined}
+const (
+	// priorFloor is the feed-prior weight of a language the feed never
+	// showed nor declared.
+	priorFloor = 0.02
+	// declaredWeight is the feed-prior weight added for the declared
+	// language; declarations are often wrong, so it counts for about half
+	// of a long history.
+	declaredWeight = 0.5
+)
+
+// parseDeclared returns the enabled language a feed declares, or Unknown.
+func (d *Detector) parseDeclared(code string) lingua.Language {
+	l := languageOf(normaliseCode(code))
+	if !d.enabled.has(l) {
+		return lingua.Unknown
+	}
+	return l
 }
 
 // joinTitle joins the title and body with a sentence break so that the last
@@ -210,7 +522,7 @@ func joinTitle(title, text string) string {
 	return title + ". " + text
 }
 
-// normaliseCode lower-cases a declared language and drops its region
+// normaliseCode lower-cases a language code and drops its region
 // ("pt-BR" → "pt", "IT-it" → "it").
 func normaliseCode(code string) string {
 	code = strings.ToLower(strings.TrimSpace(code))
