@@ -383,14 +383,9 @@ const historyLimit = 50
 // (when first seen, for an item without a date), followed by extra. A
 // failed read is logged and leaves only extra: a schedule is still needed.
 func (p *Poller) history(ctx context.Context, feedID uint64, extra []time.Time) []time.Time {
-	times := make([]time.Time, 0, historyLimit+len(extra))
-	// The fetch already succeeded; a cancellation now must not cost the
-	// feed its rate.
-	q := babelfeed.Query{FeedIDs: []uint64{feedID}, Limit: historyLimit}
-	err := p.Store.Items(context.WithoutCancel(ctx), q, nil, func(it babelfeed.Item) bool {
-		times = append(times, store.SortTime(&it))
-		return true
-	})
+	// RecentTimes reads the feed index only: no item or feed is decoded,
+	// which keeps a 304 cheap however many feeds the store holds.
+	times, err := p.Store.RecentTimes(feedID, historyLimit)
 	if err != nil {
 		p.log().Warn("read feed history for its schedule", "feed", feedID, "error", err)
 	}
