@@ -50,8 +50,13 @@ type Feed struct {
 
 	// What the feed says about itself.
 	DeclaredLang string `json:"declared_lang,omitempty"`
-	// Hints from the last successful response, used by the scheduler.
-	TTLMinutes int `json:"ttl_minutes,omitempty"`
+	// Hints from the last successful response, used by the scheduler; kept
+	// so that a 304, which carries no document, still honours them.
+	TTLMinutes      int      `json:"ttl_minutes,omitempty"`
+	SkipHours       []int    `json:"skip_hours,omitempty"`
+	SkipDays        []string `json:"skip_days,omitempty"`
+	UpdatePeriod    string   `json:"update_period,omitempty"`
+	UpdateFrequency int      `json:"update_frequency,omitempty"`
 
 	// Derived counts, maintained by the store.
 	Items     int            `json:"items"`
@@ -99,6 +104,12 @@ type Item struct {
 
 	// ContentHash changes when the title, link or text of the item change.
 	ContentHash string `json:"content_hash"`
+
+	// DuplicateOf is the ID of the item, stored earlier from another feed,
+	// that tells the same story (same canonical URL, or same normalised
+	// title within a day); 0 for an original. Duplicates are kept, and
+	// hidden by queries and published feeds unless asked for.
+	DuplicateOf uint64 `json:"duplicate_of,omitempty"`
 }
 
 // Text returns the title and body as one string, as the language tagger and

@@ -210,7 +210,9 @@ func TestHostOf(t *testing.T) {
 	for in, want := range map[string]string{
 		"https://Example.ORG/feed":  "example.org",
 		"http://example.org:8080/x": "example.org:8080",
-		"http://[::1]:80/feed":      "[::1]:80",
+		"http://[::1]:80/feed":      "[::1]",
+		"https://example.org:443/a": "example.org",
+		"http://example.org:443/a":  "example.org:443",
 		"not a url\x7f":             "not a url\x7f",
 	} {
 		if got := hostOf(in); got != want {

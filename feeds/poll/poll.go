@@ -223,7 +223,12 @@ func hostOf(raw string) string {
 	if err != nil {
 		return raw
 	}
-	return strings.ToLower(u.Host)
+	host := strings.ToLower(u.Host)
+	// example.org and example.org:443 are one host to be polite to.
+	if (u.Scheme == "https" && strings.HasSuffix(host, ":443")) || (u.Scheme == "http" && strings.HasSuffix(host, ":80")) {
+		host = host[:strings.LastIndexByte(host, ':')]
+	}
+	return host
 }
 
 // PollOne fetches one feed, stores what it carries and records the outcome
@@ -253,7 +258,9 @@ func (p *Poller) pollOne(ctx context.Context, f babelfeed.Feed) Outcome {
 	if resp.PermanentURL != "" && resp.PermanentURL != f.URL {
 		p.moveURL(&f, resp.PermanentURL, log)
 	}
-	hints := schedule.Hints{MaxAge: freshFor(resp), Expires: resp.Expires, RetryAfter: resp.RetryAfter, TTL: time.Duration(f.TTLMinutes) * time.Minute}
+	hints := schedule.Hints{MaxAge: freshFor(resp), Expires: resp.Expires, RetryAfter: resp.RetryAfter,
+		TTL: time.Duration(f.TTLMinutes) * time.Minute, SkipHours: f.SkipHours, SkipDays: f.SkipDays,
+		UpdatePeriod: f.UpdatePeriod, UpdateFrequency: f.UpdateFrequency}
 
 	bodyHash := ""
 	if !resp.NotModified {
@@ -329,6 +336,8 @@ func (p *Poller) pollOne(ctx context.Context, f babelfeed.Feed) Outcome {
 	}
 	f.DeclaredLang = res.Language
 	f.TTLMinutes = res.TTLMinutes
+	f.SkipHours, f.SkipDays = res.SkipHours, res.SkipDays
+	f.UpdatePeriod, f.UpdateFrequency = res.UpdatePeriod, res.UpdateFrequency
 	hints.TTL = time.Duration(res.TTLMinutes) * time.Minute
 	hints.SkipHours, hints.SkipDays = res.SkipHours, res.SkipDays
 	hints.UpdatePeriod, hints.UpdateFrequency = res.UpdatePeriod, res.UpdateFrequency
