@@ -295,7 +295,7 @@ func (s *Server) stats(w http.ResponseWriter, r *http.Request) {
 		byFeed[strconv.FormatUint(id, 10)] = n
 	}
 	writeJSON(w, http.StatusOK, map[string]any{
-		"items": st.Items, "feeds": st.Feeds, "file_bytes": st.FileBytes,
+		"items": st.Items, "feeds": st.Feeds, "file_bytes": st.FileBytes, "data_bytes": st.DataBytes,
 		"languages": st.ByLang, "by_feed": byFeed,
 	})
 }

@@ -48,11 +48,11 @@ func (a *app) statsCmd() *cobra.Command {
 				enc.SetIndent("", "  ")
 				enc.SetEscapeHTML(false)
 				return enc.Encode(map[string]any{
-					"items": st.Items, "feeds": st.Feeds, "file_bytes": st.FileBytes,
+					"items": st.Items, "feeds": st.Feeds, "file_bytes": st.FileBytes, "data_bytes": st.DataBytes,
 					"languages": st.ByLang, "by_feed": byFeed,
 				})
 			}
-			fmt.Fprintf(a.out, "%d items in %d feeds, store %s (%.1f MB)\n\n", st.Items, st.Feeds, s.Path(), float64(st.FileBytes)/1e6)
+			fmt.Fprintf(a.out, "%d items in %d feeds, store %s (%.1f MB used of a %.1f MB file)\n\n", st.Items, st.Feeds, s.Path(), float64(st.DataBytes)/1e6, float64(st.FileBytes)/1e6)
 			type kv struct {
 				k string
 				v int

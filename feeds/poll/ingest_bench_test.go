@@ -193,7 +193,7 @@ func BenchmarkIngest(b *testing.B) {
 		}
 		b.ReportMetric(float64(items)/took.Seconds(), "items/s")
 		if items > 0 {
-			b.ReportMetric(float64(st.FileBytes)/float64(items), "disk-bytes/item")
+			b.ReportMetric(float64(st.DataBytes)/float64(items), "disk-bytes/item")
 		}
 		b.ReportMetric(peakRSSMB(), "peak-RSS-MB")
 	})
