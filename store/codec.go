@@ -23,7 +23,14 @@ import (
 // declared lang, content hash. Strings are a uvarint length then the bytes;
 // times are uvarint(nanoseconds+1) then varint(Unix seconds), or a single 0
 // for the zero Time. Times come back in UTC.
-const codecVersion = 1
+//
+// Version 2 is version 1 followed by DuplicateOf (uvarint). It is written
+// only for items that have one, so originals keep the version 1 form and a
+// store written before duplicates existed reads as it always did.
+const (
+	codecVersion   = 1
+	codecVersionV2 = 2
+)
 
 const (
 	flagGUIDIsKey = 1 << iota
@@ -48,7 +55,11 @@ func appendTime(b []byte, t time.Time) []byte {
 
 // encodeItem appends the stored form of it to b.
 func encodeItem(b []byte, it *babelfeed.Item) []byte {
-	b = append(b, codecVersion)
+	version := byte(codecVersion)
+	if it.DuplicateOf != 0 {
+		version = codecVersionV2
+	}
+	b = append(b, version)
 	b = binary.AppendUvarint(b, it.FeedID)
 	b = appendString(b, it.Key)
 	var flags byte
@@ -83,6 +94,9 @@ func encodeItem(b []byte, it *babelfeed.Item) []byte {
 	b = appendString(b, string(it.LangMethod))
 	b = appendString(b, it.DeclaredLang)
 	b = appendString(b, it.ContentHash)
+	if version == codecVersionV2 {
+		b = binary.AppendUvarint(b, it.DuplicateOf)
+	}
 	return b
 }
 
@@ -165,7 +179,8 @@ func (d *decoder) float64() float64 {
 // so the item is safe to use after the transaction ends.
 func decodeItem(id uint64, b []byte) (babelfeed.Item, error) {
 	d := decoder{b: b}
-	if v := d.byte(); v != codecVersion {
+	v := d.byte()
+	if v != codecVersion && v != codecVersionV2 {
 		if d.err == nil {
 			return babelfeed.Item{}, fmt.Errorf("item %d: unknown record version %d", id, v)
 		}
@@ -210,6 +225,9 @@ func decodeItem(id uint64, b []byte) (babelfeed.Item, error) {
 	it.LangMethod = babelfeed.LangMethod(d.string())
 	it.DeclaredLang = d.string()
 	it.ContentHash = d.string()
+	if v == codecVersionV2 {
+		it.DuplicateOf = d.uvarint()
+	}
 	if d.err == nil && len(d.b) != 0 {
 		d.err = fmt.Errorf("%w: %d trailing bytes", errCorrupt, len(d.b))
 	}

@@ -326,6 +326,16 @@ func (s *Store) RemoveFeed(id uint64) error {
 			feedKeys = append(feedKeys, bytes.Clone(k))
 			langs = append(langs, string(v))
 		}
+		ids := make([]uint64, len(feedKeys))
+		for i, k := range feedKeys {
+			_, ids[i] = parseSuffix(k[len(prefix):])
+		}
+		if err := b.forgetDuplicates(tx, ids); err != nil {
+			return err
+		}
+		if err := forgetFeedRules(tx, id); err != nil {
+			return err
+		}
 		for i, k := range feedKeys {
 			n, itemID := parseSuffix(k[len(prefix):])
 			for _, del := range []struct {

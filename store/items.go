@@ -184,6 +184,10 @@ func (s *Store) SaveFetch(f babelfeed.Feed, items []babelfeed.Item) (SaveResult,
 			return err
 		}
 		count, langs := stored.Items, maps.Clone(stored.Languages)
+		dups, err := openDups(tx)
+		if err != nil {
+			return err
+		}
 		var buf []byte
 		for i := range items {
 			it := items[i]
@@ -194,6 +198,9 @@ func (s *Store) SaveFetch(f babelfeed.Feed, items []babelfeed.Item) (SaveResult,
 			if v == nil {
 				if it.ID, err = b.items.NextSequence(); err != nil {
 					return fmt.Errorf("assign item ID: %w", err)
+				}
+				if err := dups.markNew(b, &it); err != nil {
+					return err
 				}
 				if buf, err = b.writeItem(nil, &it, buf); err != nil {
 					return err
@@ -215,6 +222,9 @@ func (s *Store) SaveFetch(f babelfeed.Feed, items []babelfeed.Item) (SaveResult,
 				return err
 			}
 			it.ID, it.FirstSeen = old.ID, old.FirstSeen
+			if err := dups.markUpdated(b, &old, &it); err != nil {
+				return err
+			}
 			if buf, err = b.writeItem(&old, &it, buf); err != nil {
 				return err
 			}

@@ -1,0 +1,243 @@
+package store
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"babelfeed"
+)
+
+func TestCanonicalURL(t *testing.T) {
+	same := [][]string{
+		{
+			"https://www.Example.org/news/story-1?utm_source=rss&utm_medium=feed",
+			"http://example.org/news/story-1/",
+			"https://EXAMPLE.org:443/news/story-1#comments",
+			"https://example.org/news/story-1?fbclid=abc&gclid=x&ref=homepage",
+		},
+		{
+			"https://example.org/read?id=7&page=2",
+			"https://example.org/read?page=2&id=7&utm_campaign=z",
+		},
+	}
+	for _, group := range same {
+		want := CanonicalURL(group[0])
+		if want == "" {
+			t.Fatalf("CanonicalURL(%q) is empty", group[0])
+		}
+		for _, u := range group[1:] {
+			if got := CanonicalURL(u); got != want {
+				t.Errorf("CanonicalURL(%q) = %q, want %q (as %q)", u, got, want, group[0])
+			}
+		}
+	}
+	differ := [][2]string{
+		{"https://example.org/news/story-1", "https://example.org/news/story-2"},
+		{"https://example.org/read?id=7", "https://example.org/read?id=8"},
+		{"https://example.org/a", "https://example.net/a"},
+		{"https://example.org:8080/a", "https://example.org/a"},
+	}
+	for _, d := range differ {
+		if CanonicalURL(d[0]) == CanonicalURL(d[1]) {
+			t.Errorf("CanonicalURL makes %q and %q the same", d[0], d[1])
+		}
+	}
+	for _, none := range []string{"", "https://example.org/", "https://www.example.org", "mailto:a@example.org", "/relative/path", "https:///nohost", "::"} {
+		if got := CanonicalURL(none); got != "" {
+			t.Errorf("CanonicalURL(%q) = %q, want empty (no story)", none, got)
+		}
+	}
+}
+
+func TestNormalizeTitle(t *testing.T) {
+	a := NormalizeTitle("L'Università di Bologna apre le porte!")
+	b := NormalizeTitle("  l’universita   di BOLOGNA apre le porte ")
+	if a == "" || a != b {
+		t.Errorf("titles differing in case, accents and punctuation: %q vs %q", a, b)
+	}
+	if NormalizeTitle("Straße gesperrt wegen Bauarbeiten") == NormalizeTitle("Strasse gesperrt wegen Bauarbeiten heute") {
+		t.Error("different titles normalised the same")
+	}
+	for _, short := range []string{"", "News", "Editoriale del giorno", "!!!"} {
+		if got := NormalizeTitle(short); got != "" && len([]rune(strings.ReplaceAll(got, " ", ""))) < 16 {
+			t.Errorf("NormalizeTitle(%q) = %q: too short to identify a story", short, got)
+		}
+	}
+	if NormalizeTitle("東京で記録的な大雨") == "" {
+		t.Error("a Japanese title of 9 characters should identify a story")
+	}
+}
+
+func TestCodecDuplicateOfCompatible(t *testing.T) {
+	orig := babelfeed.Item{FeedID: 3, Key: "k", Title: "t", Lang: "it"}
+	v1 := encodeItem(nil, &orig)
+	if v1[0] != codecVersion {
+		t.Fatalf("an original is written as version %d, want %d (the old form)", v1[0], codecVersion)
+	}
+	dup := orig
+	dup.DuplicateOf = 1 << 40
+	v2 := encodeItem(nil, &dup)
+	if v2[0] != codecVersionV2 {
+		t.Fatalf("a duplicate is written as version %d, want %d", v2[0], codecVersionV2)
+	}
+	got, err := decodeItem(9, v2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dup.ID = 9
+	if !reflect.DeepEqual(got, dup) {
+		t.Errorf("round trip:\n in  %+v\n out %+v", dup, got)
+	}
+	for n := range len(v2) {
+		if _, err := decodeItem(9, v2[:n]); err == nil {
+			t.Errorf("record cut to %d of %d bytes decoded", n, len(v2))
+		}
+	}
+}
+
+// story builds an item with a given link and title.
+func story(key, link, title string, published time.Time) babelfeed.Item {
+	it := item(key, "it", published, title)
+	it.URL = link
+	return it
+}
+
+func byKey(t *testing.T, s *Store) map[string]babelfeed.Item {
+	t.Helper()
+	m := map[string]babelfeed.Item{}
+	for _, it := range query(t, s, babelfeed.Query{}, nil) {
+		m[it.Key] = it
+	}
+	return m
+}
+
+func TestDuplicatesAcrossFeeds(t *testing.T) {
+	s := openTemp(t)
+	a := addFeed(t, s, "https://a.example/rss")
+	b := addFeed(t, s, "https://b.example/rss")
+	c := addFeed(t, s, "https://c.example/rss")
+	day := base
+
+	save(t, s, a.ID,
+		story("a1", "https://www.news.example/2025/03/ponte?utm_source=rss", "Inaugurato il nuovo ponte sul fiume", day),
+		story("a2", "https://a.example/locale/mercato", "Il mercato coperto riapre dopo i lavori", day),
+		story("a3", "https://a.example/editoriale", "Editoriale", day),
+	)
+	save(t, s, b.ID,
+		// The same link with tracking parameters, another scheme, a slash.
+		story("b1", "http://news.example/2025/03/ponte/?fbclid=xyz", "Ponte: taglio del nastro", day.Add(time.Hour)),
+		// Another link, the same title (different case and accents) 20 hours later.
+		story("b2", "https://b.example/mercato-coperto", "IL MERCATO COPERTO RIAPRE DOPO I LAVORI!", day.Add(20*time.Hour)),
+		// The same short title: too short to tell a story apart.
+		story("b3", "https://b.example/editoriale", "Editoriale", day),
+	)
+	// The same link twice in one feed is that feed's business, not a
+	// cross-feed duplicate.
+	save(t, s, a.ID, story("a4", "https://news.example/2025/03/ponte", "Il ponte, le foto", day.Add(2*time.Hour)))
+	// A third copy points at the first, not the second; the same title two
+	// days later is another story.
+	save(t, s, c.ID,
+		story("c1", "https://news.example/2025/03/ponte?utm_medium=social", "Il nuovo ponte", day.Add(3*time.Hour)),
+		story("c2", "https://c.example/mercato", "Il mercato coperto riapre dopo i lavori", day.Add(50*time.Hour)),
+	)
+
+	m := byKey(t, s)
+	want := map[string]string{"a1": "", "a2": "", "a3": "", "a4": "", "b1": "a1", "b2": "a2", "b3": "", "c1": "a1", "c2": ""}
+	for key, orig := range want {
+		it := m[key]
+		var wantID uint64
+		if orig != "" {
+			wantID = m[orig].ID
+		}
+		if it.DuplicateOf != wantID {
+			t.Errorf("%s: DuplicateOf = %d, want %d (%s)", key, it.DuplicateOf, wantID, orig)
+		}
+	}
+	groups, err := s.DuplicateGroups()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := groups[m["a1"].ID]; !reflect.DeepEqual(g, []uint64{m["b1"].ID, m["c1"].ID}) {
+		t.Errorf("duplicates of a1: %v", g)
+	}
+
+	// An update keeps the decision.
+	upd := story("b1", "http://news.example/2025/03/ponte/?fbclid=xyz", "Ponte: taglio del nastro e festa", day.Add(time.Hour))
+	if res := save(t, s, b.ID, upd); res.Updated != 1 {
+		t.Fatalf("update: %+v", res)
+	}
+	if got := byKey(t, s)["b1"]; got.DuplicateOf != m["a1"].ID || got.Title != upd.Title {
+		t.Errorf("updated duplicate: %+v", got)
+	}
+	checkConsistency(t, s)
+
+}
+
+func TestRemoveFeedPromotesDuplicate(t *testing.T) {
+	s := openTemp(t)
+	var feeds []babelfeed.Feed
+	for _, u := range []string{"https://a.example/", "https://b.example/", "https://c.example/", "https://d.example/"} {
+		feeds = append(feeds, addFeed(t, s, u))
+	}
+	link := "https://news.example/story"
+	title := "Una storia raccontata da molti giornali"
+	for i, f := range feeds[:3] {
+		save(t, s, f.ID, story("k", link, title, base.Add(time.Duration(i)*time.Hour)))
+	}
+	m := map[uint64]babelfeed.Item{}
+	for _, it := range query(t, s, babelfeed.Query{}, nil) {
+		m[it.FeedID] = it
+	}
+	a, b, c := m[feeds[0].ID], m[feeds[1].ID], m[feeds[2].ID]
+	if b.DuplicateOf != a.ID || c.DuplicateOf != a.ID {
+		t.Fatalf("before removal: b→%d c→%d, want both →%d", b.DuplicateOf, c.DuplicateOf, a.ID)
+	}
+	if err := s.RemoveFeed(feeds[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	checkConsistency(t, s)
+	b2, _ := s.Item(b.ID)
+	c2, _ := s.Item(c.ID)
+	if b2.DuplicateOf != 0 || c2.DuplicateOf != b.ID {
+		t.Errorf("after removing the original: b→%d (want 0), c→%d (want %d)", b2.DuplicateOf, c2.DuplicateOf, b.ID)
+	}
+	// The index now leads to the heir, by link and by title.
+	save(t, s, feeds[3].ID, story("x", link+"?utm_source=x", "Altro titolo qualunque e lungo", base))
+	save(t, s, feeds[3].ID, story("y", "https://d.example/other", title, base.Add(time.Hour)))
+	for _, it := range query(t, s, babelfeed.Query{FeedIDs: []uint64{feeds[3].ID}}, nil) {
+		if it.DuplicateOf != b.ID {
+			t.Errorf("new item %s: DuplicateOf %d, want the heir %d", it.Key, it.DuplicateOf, b.ID)
+		}
+	}
+	groups, err := s.DuplicateGroups()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := groups[a.ID]; ok || len(groups[b.ID]) != 3 {
+		t.Errorf("groups after removal: %v", groups)
+	}
+	// Removing everything leaves no index entries behind.
+	for _, f := range feeds[1:] {
+		if err := s.RemoveFeed(f.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	groups, _ = s.DuplicateGroups()
+	if len(groups) != 0 {
+		t.Errorf("groups after removing every feed: %v", groups)
+	}
+	n := 0
+	s.db.View(func(tx *bolt.Tx) error {
+		for _, name := range [][]byte{bucketDupURL, bucketDupTitle, bucketDupOf} {
+			n += tx.Bucket(name).Stats().KeyN
+		}
+		return nil
+	})
+	if n != 0 {
+		t.Errorf("%d duplicate index entries left after every feed was removed", n)
+	}
+}
