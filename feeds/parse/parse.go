@@ -26,19 +26,45 @@ import (
 	"babelfeed/filter/text"
 )
 
-// Options tune a Parser. Zero values take the defaults.
+// Options tune a Parser. Zero values take the defaults. The caps bound
+// what one hostile document can cost, whatever its size.
 type Options struct {
 	Now      func() time.Time // injected clock; default time.Now
 	MaxItems int              // items kept per document, default 1000: the first ones, in feed order
 	MaxTitle int              // characters of a title, default 1000
 	MaxText  int              // characters of plain text per summary and per content, default 20000
+	// MaxURL is the longest item or site link kept, in bytes, default
+	// 8192; a longer link is dropped (a cut link would be a wrong one).
+	MaxURL int
+	// MaxDepth is how deeply XML elements may nest, default 100 (real
+	// feeds nest 12 at most); a deeper document is an error wrapping
+	// ErrTooDeep.
+	MaxDepth int
+	// MaxGunzip caps a body that arrives still gzip-compressed once
+	// inflated, in bytes, default 64 MiB.
+	MaxGunzip int64
 }
 
 // Defaults for Options.
 const (
-	DefaultMaxItems = 1000
-	DefaultMaxTitle = 1000
-	DefaultMaxText  = 20000
+	DefaultMaxItems  = 1000
+	DefaultMaxTitle  = 1000
+	DefaultMaxText   = 20000
+	DefaultMaxURL    = 8192
+	DefaultMaxDepth  = 100
+	DefaultMaxGunzip = 64 << 20
+)
+
+// Fixed caps on the smaller fields of an item.
+const (
+	// maxGUID is the longest GUID kept as it is, in bytes; a longer one is
+	// replaced by "sha256:" and its hash, which identifies the item just as
+	// well and keeps its key within what the store can index.
+	maxGUID = 1024
+	// maxCategories is how many categories of an item are kept.
+	maxCategories = 32
+	// maxName is the length of an author or category name, in characters.
+	maxName = 200
 )
 
 // futureSlack is how far in the future a date may lie before it is taken as
@@ -65,6 +91,15 @@ func New(opts Options) *Parser {
 	}
 	if opts.MaxText <= 0 {
 		opts.MaxText = DefaultMaxText
+	}
+	if opts.MaxURL <= 0 {
+		opts.MaxURL = DefaultMaxURL
+	}
+	if opts.MaxDepth <= 0 {
+		opts.MaxDepth = DefaultMaxDepth
+	}
+	if opts.MaxGunzip <= 0 {
+		opts.MaxGunzip = DefaultMaxGunzip
 	}
 	fp := gofeed.NewParser()
 	// The RSS original carries ttl, skipHours and skipDays, which the
@@ -93,7 +128,9 @@ type Result struct {
 	// Items in feed order. FeedID, ID and the Lang* fields are left empty;
 	// DeclaredLang is Language.
 	Items []babelfeed.Item
-	// Truncated is true when the document held more than MaxItems items.
+	// Truncated is true when the document held more than MaxItems items
+	// (or more than twice as many, of which the first MaxItems were kept
+	// once empty and repeated items were dropped).
 	Truncated bool
 	// Partial is true when the document was cut short or broken: Items
 	// are the complete ones before the break (gofeed alone returns none).
@@ -121,13 +158,22 @@ func (p *Parser) ParseURL(ctx context.Context, body []byte, contentType, docURL 
 			base = u
 		}
 	}
-	body, err := gunzip(body)
+	body, err := gunzip(body, p.opts.MaxGunzip)
 	if err != nil {
 		return nil, fmt.Errorf("parse feed: %w", err)
 	}
 	data, err := Decode(body, contentType)
 	if err != nil {
 		return nil, fmt.Errorf("parse feed: %w", err)
+	}
+	cut := false
+	if r := sniffRoot(data); r.name == "" || r.name == "rss" || r.name == "rdf" || r.name == "feed" {
+		// Other roots are no feed to gofeed; their markup (an HTML page's
+		// <br> and <img>) need not nest.
+		data, cut, err = bound(data, p.opts.MaxDepth, itemsKept(p.opts.MaxItems))
+		if err != nil {
+			return nil, fmt.Errorf("parse feed: %w", err)
+		}
 	}
 	feed, err := p.gofeed(data)
 	if errors.Is(err, gofeed.ErrFeedTypeNotDetected) {
@@ -165,18 +211,16 @@ func (p *Parser) ParseURL(ctx context.Context, body []byte, contentType, docURL 
 	res, err := p.normalise(ctx, feed, base)
 	if res != nil {
 		res.Partial = partial
+		res.Truncated = res.Truncated || cut
 	}
 	return res, err
 }
 
-// maxGunzip bounds a gzip-compressed body once decompressed, against
-// decompression bombs.
-const maxGunzip = 64 << 20
-
 // gunzip decompresses a body that is still gzip-compressed: a feed file
 // served as .xml.gz without Content-Encoding, or a server that compressed
-// twice. Other bodies are returned as they are.
-func gunzip(body []byte) ([]byte, error) {
+// twice. Other bodies are returned as they are. limit bounds the inflated
+// size, against decompression bombs.
+func gunzip(body []byte, limit int64) ([]byte, error) {
 	if len(body) < 2 || body[0] != 0x1f || body[1] != 0x8b {
 		return body, nil
 	}
@@ -185,12 +229,12 @@ func gunzip(body []byte) ([]byte, error) {
 		return nil, fmt.Errorf("gunzip: %w", err)
 	}
 	defer zr.Close()
-	out, err := io.ReadAll(io.LimitReader(zr, maxGunzip+1))
+	out, err := io.ReadAll(io.LimitReader(zr, limit+1))
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
 		return nil, fmt.Errorf("gunzip: %w", err)
 	}
-	if len(out) > maxGunzip {
-		return nil, fmt.Errorf("gunzip: more than %d bytes", maxGunzip)
+	if int64(len(out)) > limit {
+		return nil, fmt.Errorf("gunzip: inflates to more than %d bytes", limit)
 	}
 	return out, nil
 }
@@ -231,7 +275,7 @@ func (p *Parser) normalise(ctx context.Context, feed *gofeed.Feed, base *url.URL
 		Language:    NormaliseLanguage(feed.Language),
 		Format:      format(feed),
 	}
-	site := resolve(base, feed.Link)
+	site := p.link(resolve(base, feed.Link))
 	if site != "" {
 		res.SiteURL = site
 		if u, err := url.Parse(site); err == nil {
@@ -250,7 +294,7 @@ func (p *Parser) normalise(ctx context.Context, feed *gofeed.Feed, base *url.URL
 	guids := make(map[string]int, len(feed.Items))
 	for _, it := range feed.Items {
 		if it != nil {
-			if g := strings.TrimSpace(it.GUID); g != "" {
+			if g := capGUID(strings.TrimSpace(it.GUID)); g != "" {
 				guids[g]++
 			}
 		}
@@ -298,9 +342,10 @@ func (p *Parser) item(it *gofeed.Item, base *url.URL, now time.Time, guids map[s
 	if link == "" && isWebURL(guid) {
 		link = guid // RSS: a GUID is a permalink unless it says otherwise
 	}
+	guid = capGUID(guid)
 	out := babelfeed.Item{
 		GUID:      guid,
-		URL:       resolve(base, link),
+		URL:       p.link(resolve(base, link)),
 		Title:     oneLine(text.HTMLToText(it.Title, p.opts.MaxTitle)),
 		FirstSeen: now,
 	}
@@ -417,7 +462,7 @@ func author(authors []*gofeed.Person) string {
 		if strings.TrimSpace(name) == "" {
 			name = a.Email
 		}
-		if s := oneLine(text.HTMLToText(name, 200)); s != "" {
+		if s := oneLine(text.HTMLToText(name, maxName)); s != "" {
 			return s
 		}
 	}
@@ -428,7 +473,10 @@ func categories(in []string) []string {
 	var out []string
 	seen := map[string]bool{}
 	for _, c := range in {
-		c = oneLine(text.HTMLToText(c, 200))
+		if len(out) == maxCategories {
+			break
+		}
+		c = oneLine(text.HTMLToText(c, maxName))
 		if c == "" || seen[c] {
 			continue
 		}
@@ -453,6 +501,46 @@ func resolve(base *url.URL, ref string) string {
 		u = base.ResolveReference(u)
 	}
 	return u.String()
+}
+
+// capGUID returns a GUID longer than maxGUID bytes as "sha256:" and the
+// hex digest of it, any other as it is.
+func capGUID(guid string) string {
+	if len(guid) <= maxGUID {
+		return guid
+	}
+	sum := sha256.Sum256([]byte(guid))
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// link returns a resolved link as kept on an item or feed: "" when it is
+// longer than MaxURL or has a scheme other than http and https (a
+// "javascript:" or "data:" link must not reach a reader that renders
+// links). A relative link, left so when there was no base, is kept.
+func (p *Parser) link(s string) string {
+	if s == "" || len(s) > p.opts.MaxURL || !webOrRelative(s) {
+		return ""
+	}
+	return s
+}
+
+// linkSpace removes what a browser removes from anywhere in a URL.
+var linkSpace = strings.NewReplacer("\t", "", "\n", "", "\r", "")
+
+// webOrRelative reports whether a link has no scheme or the http or https
+// one, reading it as a browser does: leading spaces and control characters
+// do not count, nor do tabs and line breaks anywhere ("java\nscript:").
+func webOrRelative(s string) bool {
+	s = strings.TrimLeftFunc(s, func(r rune) bool { return r <= ' ' })
+	if strings.ContainsAny(s, "\t\n\r") {
+		s = linkSpace.Replace(s)
+	}
+	i := strings.IndexAny(s, ":/?#")
+	if i <= 0 || s[i] != ':' {
+		return true
+	}
+	scheme := strings.ToLower(s[:i])
+	return scheme == "http" || scheme == "https"
 }
 
 func isWebURL(s string) bool {
