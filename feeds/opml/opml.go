@@ -73,6 +73,11 @@ type Document struct {
 	Version  string // the version attribute of <opml>, as written
 	Outlines []Outline
 	Skipped  []Skipped
+	// Rules are the babelfeed rules the document carries (see Namespace);
+	// RuleErrors the rules attributes that could not be read (the outline
+	// itself is still imported).
+	Rules      []RuleRef
+	RuleErrors []Skipped
 }
 
 // clean collapses runs of whitespace into one space, trims the ends and

@@ -156,6 +156,7 @@ type frame struct {
 	folder      bool
 	name        string // folder title, cleaned; "" adds no path level
 	hasChildren bool
+	hasRules    bool // a folder candidate that holds babelfeed rules is no empty folder
 	skip        Skipped // what to report if a folder candidate stays empty
 }
 
@@ -277,6 +278,9 @@ func (p *parser) start(t xml.StartElement, line int) {
 	case parent == kindRoot && name == "body":
 		f.kind = kindBody
 		p.bodies++
+		if p.bodies == 1 {
+			p.readRules(t, line, nil, "")
+		}
 	case (parent == kindBody || parent == kindOutline) && name == "outline":
 		f = p.outline(t, line)
 	}
@@ -291,7 +295,7 @@ func (p *parser) end() {
 		p.doc.Title = clean(p.headTitle.String())
 		p.headTitleOK = true
 	case kindOutline:
-		if f.folder && !f.hasChildren {
+		if f.folder && !f.hasChildren && !f.hasRules {
 			p.doc.Skipped = append(p.doc.Skipped, f.skip)
 		}
 	}
@@ -319,16 +323,23 @@ func (p *parser) outline(t xml.StartElement, line int) frame {
 		f.folder = true
 		f.name = title
 		f.skip = Skipped{Title: title, URL: rawURL, Line: line, Reason: reason}
+		path := p.folderPath()
+		if title != "" {
+			path = append(path, title)
+		}
+		f.hasRules = p.readRules(t, line, path, "")
 		return f
 	}
 	u, reason := checkURL(rawURL)
 	if reason != "" {
 		p.doc.Skipped = append(p.doc.Skipped, Skipped{Title: title, URL: rawURL, Line: line, Reason: reason})
+		p.lostRules(t, line, rawURL)
 		return f
 	}
 	key := dedupKey(u)
 	if first, dup := p.seen[key]; dup {
 		p.doc.Skipped = append(p.doc.Skipped, Skipped{Title: title, URL: rawURL, Line: line, Reason: fmt.Sprintf("duplicate of line %d", first)})
+		p.lostRules(t, line, rawURL)
 		return f
 	}
 	p.seen[key] = line
@@ -348,6 +359,7 @@ func (p *parser) outline(t xml.StartElement, line int) frame {
 		o.Category = categoryAttr(attr(t, "category"))
 	}
 	p.doc.Outlines = append(p.doc.Outlines, o)
+	p.readRules(t, line, nil, rawURL)
 	return f
 }
 

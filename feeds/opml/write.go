@@ -17,6 +17,7 @@ type node struct {
 	name    string
 	entries []entry
 	sub     map[string]*node
+	rules   []babelfeed.Rule // rules of this folder (see WriteWithRules)
 }
 
 // entry is either a feed or a subfolder.
@@ -49,6 +50,10 @@ func (n *node) child(name string) *node {
 // on a category path longer than [MaxCategoryDepth], which Parse could not
 // read back.
 func Write(w io.Writer, title string, feeds []babelfeed.Feed) error {
+	return write(w, title, feeds, nil)
+}
+
+func write(w io.Writer, title string, feeds []babelfeed.Feed, rs *ruleSet) error {
 	root := &node{sub: make(map[string]*node)}
 	for i := range feeds {
 		f := &feeds[i]
@@ -66,17 +71,29 @@ func Write(w io.Writer, title string, feeds []babelfeed.Feed) error {
 		}
 		n.entries = append(n.entries, entry{feed: f})
 	}
+	if rs != nil {
+		rs.attach(root)
+	}
 
 	bw := bufio.NewWriter(w)
 	ew := &escWriter{w: bw}
 	ew.raw(`<?xml version="1.0" encoding="UTF-8"?>` + "\n")
-	ew.raw(`<opml version="2.0">` + "\n  <head>\n    <title>")
+	if rs.empty() {
+		ew.raw(`<opml version="2.0">`)
+	} else {
+		ew.raw(`<opml version="2.0" xmlns:` + NamespacePrefix + `="` + Namespace + `">`)
+	}
+	ew.raw("\n  <head>\n    <title>")
 	ew.text(title)
 	ew.raw("</title>\n    <dateCreated>")
 	// RFC 822 as OPML 2.0 asks, in GMT so it reads the same everywhere.
 	ew.raw(time.Now().UTC().Format("Mon, 02 Jan 2006 15:04:05") + " GMT")
-	ew.raw("</dateCreated>\n  </head>\n  <body>\n")
-	writeEntries(ew, root.entries, 2)
+	ew.raw("</dateCreated>\n  </head>\n  <body")
+	if rs != nil {
+		writeRulesAttr(ew, rs.global)
+	}
+	ew.raw(">\n")
+	writeEntries(ew, root.entries, 2, rs)
 	ew.raw("  </body>\n</opml>\n")
 	if ew.err != nil {
 		return fmt.Errorf("write OPML: %w", ew.err)
@@ -87,7 +104,7 @@ func Write(w io.Writer, title string, feeds []babelfeed.Feed) error {
 	return nil
 }
 
-func writeEntries(ew *escWriter, entries []entry, level int) {
+func writeEntries(ew *escWriter, entries []entry, level int, rs *ruleSet) {
 	indent := strings.Repeat("  ", level)
 	for _, e := range entries {
 		if e.folder != nil {
@@ -95,8 +112,14 @@ func writeEntries(ew *escWriter, entries []entry, level int) {
 			ew.text(e.folder.name)
 			ew.raw(`" title="`)
 			ew.text(e.folder.name)
-			ew.raw("\">\n")
-			writeEntries(ew, e.folder.entries, level+1)
+			ew.raw(`"`)
+			writeRulesAttr(ew, e.folder.rules)
+			if len(e.folder.entries) == 0 {
+				ew.raw("/>\n") // a folder that holds only rules
+				continue
+			}
+			ew.raw(">\n")
+			writeEntries(ew, e.folder.entries, level+1, rs)
 			ew.raw(indent + "</outline>\n")
 			continue
 		}
@@ -118,7 +141,11 @@ func writeEntries(ew *escWriter, entries []entry, level int) {
 			ew.raw(`" htmlUrl="`)
 			ew.text(f.SiteURL)
 		}
-		ew.raw("\"/>\n")
+		ew.raw(`"`)
+		if rs != nil {
+			writeRulesAttr(ew, rs.byFeed[f.ID])
+		}
+		ew.raw("/>\n")
 	}
 }
 
