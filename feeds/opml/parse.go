@@ -156,7 +156,7 @@ type frame struct {
 	folder      bool
 	name        string // folder title, cleaned; "" adds no path level
 	hasChildren bool
-	hasRules    bool // a folder candidate that holds babelfeed rules is no empty folder
+	hasRules    bool    // a folder candidate that holds babelfeed rules is no empty folder
 	skip        Skipped // what to report if a folder candidate stays empty
 }
 

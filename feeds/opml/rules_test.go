@@ -20,7 +20,7 @@ func TestRulesRoundTrip(t *testing.T) {
 		{ID: 1, Action: babelfeed.RuleKeep, Query: "lang:it,es"},
 		{ID: 2, Action: babelfeed.RuleBlock, Query: `intitle:"calcio & serie A" -author:<redazione>`},
 		{ID: 3, Action: babelfeed.RuleBlock, Query: `/^(LIVE|Diretta)\b/i`, Category: "italiano/notizie"}, // folder matched ignoring case
-		{ID: 4, Action: babelfeed.RuleBlock, Query: "oroscopo", Category: "Italiano/Sport/Calcio"},      // a folder with no feed
+		{ID: 4, Action: babelfeed.RuleBlock, Query: "oroscopo", Category: "Italiano/Sport/Calcio"},        // a folder with no feed
 		{ID: 5, Action: babelfeed.RuleKeep, Query: `inurl:/\/economia\// OR "€ 100"`, FeedID: 2},
 		{ID: 6, Action: babelfeed.RuleBlock, Query: "'quote' \"double\" \t tab", FeedID: 2},
 	}
