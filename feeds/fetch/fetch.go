@@ -18,9 +18,11 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -66,6 +68,9 @@ var (
 	// package (header timeout, whole-request timeout) or of the network
 	// (dial, TLS handshake, read).
 	ErrTimeout = errors.New("timeout")
+	// ErrPrivateAddress means Options.DenyPrivate refused to connect to a
+	// loopback, private, link-local or otherwise non-public address.
+	ErrPrivateAddress = errors.New("refused non-public address")
 )
 
 // Options configures a Client. Zero fields take the defaults documented on
@@ -90,8 +95,23 @@ type Options struct {
 	UserAgent string
 	// Transport, when set, replaces the client's own transport (tests,
 	// instrumentation). The header and whole-request timeouts and the body
-	// cap still apply since they are enforced above the transport.
+	// cap still apply since they are enforced above the transport;
+	// DenyPrivate does not (it lives in the client's own dialer).
 	Transport http.RoundTripper
+	// DenyPrivate refuses connections to addresses that are not public:
+	// loopback, private (RFC 1918, IPv6 ULA), link-local (cloud metadata
+	// endpoints), CGNAT, unspecified, multicast and reserved ranges, as
+	// IPv4, IPv6 or IPv4-mapped IPv6. For deployments where feed URLs come
+	// from untrusted users, so the poller cannot be turned against the
+	// machine or its network. The check runs on the address actually
+	// dialled, after DNS resolution, so it holds on every redirect and
+	// against DNS rebinding. The error wraps ErrPrivateAddress. With
+	// DenyPrivate set, the environment's HTTP proxy is not used, since a
+	// proxy would resolve and connect where this check cannot see.
+	DenyPrivate bool
+	// AllowPrivate lists address ranges still allowed under DenyPrivate
+	// (an internal feed server one trusts).
+	AllowPrivate []netip.Prefix
 }
 
 // Client fetches feeds. It is safe for concurrent use; share one per
@@ -133,7 +153,7 @@ func New(opts Options) *Client {
 	if opts.Transport != nil {
 		c.rt = opts.Transport
 	} else {
-		c.own = newTransport(c.headerTimeout)
+		c.own = newTransport(c.headerTimeout, opts)
 		c.rt = c.own
 	}
 	return c
@@ -142,10 +162,18 @@ func New(opts Options) *Client {
 // newTransport builds the client's own transport. Pools are small per host
 // because a feed host rarely gets more than one request at a time from us
 // (the scheduler spaces them), but many hosts are polled in a pass.
-func newTransport(headerTimeout time.Duration) *http.Transport {
+func newTransport(headerTimeout time.Duration, opts Options) *http.Transport {
 	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
+	proxy := http.ProxyFromEnvironment
+	if opts.DenyPrivate {
+		allow := append([]netip.Prefix(nil), opts.AllowPrivate...)
+		dialer.Control = func(network, address string, _ syscall.RawConn) error {
+			return checkPublic(address, allow)
+		}
+		proxy = nil
+	}
 	return &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
+		Proxy:                 proxy,
 		DialContext:           dialer.DialContext,
 		ForceAttemptHTTP2:     true,
 		MaxIdleConns:          64,
@@ -415,6 +443,9 @@ func (c *Client) classify(parent, reqCtx context.Context, rawURL, phase string, 
 		return fmt.Errorf("fetch %s: %w awaiting headers after %s", rawURL, ErrTimeout, c.headerTimeout)
 	}
 	if errors.Is(err, ErrTooManyRedirects) || errors.Is(err, ErrRedirectLoop) || errors.Is(err, ErrUnsupportedScheme) {
+		return fmt.Errorf("fetch %s: %w", rawURL, err)
+	}
+	if errors.Is(err, ErrPrivateAddress) {
 		return fmt.Errorf("fetch %s: %w", rawURL, err)
 	}
 	var ne net.Error
