@@ -91,7 +91,7 @@ func TestScopesAndOrdering(t *testing.T) {
 type slowNode struct{ release chan struct{} }
 
 func (n slowNode) Match(*babelfeed.Item, *babelfeed.Feed) bool { <-n.release; return true }
-func (n slowNode) String() string                               { return "slow" }
+func (n slowNode) String() string                              { return "slow" }
 
 func TestTimeLimitKeepsTheItemAndNamesTheRule(t *testing.T) {
 	set := mustSet(t,
