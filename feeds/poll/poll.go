@@ -21,6 +21,7 @@ import (
 	"babelfeed/feeds/parse"
 	"babelfeed/feeds/schedule"
 	"babelfeed/filter/lang"
+	"babelfeed/filter/rules"
 	"babelfeed/store"
 )
 
@@ -50,6 +51,13 @@ type Poller struct {
 	Now func() time.Time // injected clock; default time.Now
 	Log *slog.Logger     // default slog.Default()
 
+	// RuleTimeout limits the time the rules take on one item (see
+	// filter/rules): 0 means rules.DefaultTimeout, negative no limit. An
+	// item that runs out of time is kept and the timeout counted.
+	RuleTimeout time.Duration
+	// adjustRules, in tests, changes the compiled rules before use.
+	adjustRules func(*rules.Set)
+
 	rndMu sync.Mutex
 	rnd   *rand.Rand
 
@@ -69,6 +77,11 @@ type Outcome struct {
 	Unchanged   int
 	// StoredByLang counts the added and updated items by language.
 	StoredByLang map[string]int
+	// Dropped counts the new items the rules dropped (items dropped on an
+	// earlier poll and skipped now are not counted again); RuleTimeouts
+	// the items kept because the rules ran out of time on them.
+	Dropped      int
+	RuleTimeouts int
 	Err          error // why the fetch failed; also recorded on Feed.LastError
 	Duration     time.Duration
 }
@@ -298,6 +311,10 @@ func (p *Poller) pollOne(ctx context.Context, f babelfeed.Feed) Outcome {
 	if err != nil {
 		return Outcome{Feed: f, Status: resp.Status, Err: fmt.Errorf("read stored items of feed %d: %w", f.ID, err)}
 	}
+	gate, err := p.ruleGate(&f, log)
+	if err != nil {
+		return Outcome{Feed: f, Status: resp.Status, Err: fmt.Errorf("read rules for feed %d: %w", f.ID, err)}
+	}
 	items := make([]babelfeed.Item, 0, len(res.Items))
 	byLang := map[string]int{}
 	// Publication times of what this document brings that the store does
@@ -311,6 +328,9 @@ func (p *Poller) pollOne(ctx context.Context, f babelfeed.Feed) Outcome {
 			continue
 		}
 		fresh = append(fresh, store.SortTime(&it))
+		if gate.remembered(&it) {
+			continue // dropped before, unchanged since: no tagging
+		}
 		if p.Tagger != nil {
 			body := it.Summary
 			if body == "" {
@@ -323,6 +343,9 @@ func (p *Poller) pollOne(ctx context.Context, f babelfeed.Feed) Outcome {
 			it.Lang, it.LangMethod = babelfeed.Undetermined, babelfeed.LangUndetermined
 		}
 		it.DeclaredLang = res.Language
+		if _, stored := known[it.Key]; !gate.keep(&it, stored) {
+			continue
+		}
 		byLang[it.Lang]++
 		items = append(items, it)
 	}
@@ -347,12 +370,16 @@ func (p *Poller) pollOne(ctx context.Context, f babelfeed.Feed) Outcome {
 	// first seen.
 	p.succeed(&f, now, hints, p.history(ctx, f.ID, fresh))
 
+	if err := gate.save(p.Store, res.Items, now); err != nil {
+		return Outcome{Feed: f, Status: resp.Status, Err: fmt.Errorf("store items of %s: %w", f.URL, err)}
+	}
 	sr, err := p.Store.SaveFetch(f, items)
 	if err != nil {
 		return Outcome{Feed: f, Status: resp.Status, Err: fmt.Errorf("store items of %s: %w", f.URL, err)}
 	}
-	log.Debug("polled", "status", resp.Status, "added", sr.Added, "updated", sr.Updated, "unchanged", sr.Unchanged)
-	return Outcome{Feed: f, Status: resp.Status, Added: sr.Added, Updated: sr.Updated, Unchanged: sr.Unchanged, StoredByLang: byLang}
+	dropped, timeouts := gate.counts()
+	log.Debug("polled", "status", resp.Status, "added", sr.Added, "updated", sr.Updated, "unchanged", sr.Unchanged, "dropped", dropped)
+	return Outcome{Feed: f, Status: resp.Status, Added: sr.Added, Updated: sr.Updated, Unchanged: sr.Unchanged, StoredByLang: byLang, Dropped: dropped, RuleTimeouts: timeouts}
 }
 
 // freshFor is how long the response stays fresh by Cache-Control: max-age

@@ -96,6 +96,10 @@ func NewSet(rules []babelfeed.Rule, version uint64, now time.Time) (set *Set, er
 // Len returns the number of compiled rules.
 func (s *Set) Len() int { return len(s.rules) }
 
+// Rules returns the compiled rules in the order they were given. They are
+// shared with the set.
+func (s *Set) Rules() []*Compiled { return s.rules }
+
 // With returns a copy of the set with one more rule, for trying a rule
 // before saving it.
 func (s *Set) With(c *Compiled) *Set {
