@@ -188,6 +188,7 @@ func (s *Store) SaveFetch(f babelfeed.Feed, items []babelfeed.Item) (SaveResult,
 		if err != nil {
 			return err
 		}
+		ix := s.indexTx(tx)
 		var buf []byte
 		for i := range items {
 			it := items[i]
@@ -203,6 +204,9 @@ func (s *Store) SaveFetch(f babelfeed.Feed, items []babelfeed.Item) (SaveResult,
 					return err
 				}
 				if buf, err = b.writeItem(nil, &it, buf); err != nil {
+					return err
+				}
+				if err := ix.put(tx, nil, &it); err != nil {
 					return err
 				}
 				count++
@@ -228,8 +232,14 @@ func (s *Store) SaveFetch(f babelfeed.Feed, items []babelfeed.Item) (SaveResult,
 			if buf, err = b.writeItem(&old, &it, buf); err != nil {
 				return err
 			}
+			if err := ix.put(tx, &old, &it); err != nil {
+				return err
+			}
 			countLang(langs, old.Lang, it.Lang)
 			res.Updated++
+		}
+		if err := ix.flush(); err != nil {
+			return err
 		}
 		f.Items, f.Languages = count, langs
 		return b.saveFeedState(&stored, &f)
@@ -388,6 +398,7 @@ func (s *Store) rewrite(entries []rewriteEntry) error {
 		b := bucketsOf(tx)
 		b.items.FillPercent = itemsFillPercent
 		feeds := map[uint64]*babelfeed.Feed{}
+		ix := s.indexTx(tx)
 		var buf []byte
 		for i := range entries {
 			e := &entries[i]
@@ -396,6 +407,9 @@ func (s *Store) rewrite(entries []rewriteEntry) error {
 			}
 			var err error
 			if buf, err = b.writeItem(&e.old, &e.new, buf); err != nil {
+				return err
+			}
+			if err := ix.put(tx, &e.old, &e.new); err != nil {
 				return err
 			}
 			if e.old.Lang == e.new.Lang {
@@ -420,7 +434,7 @@ func (s *Store) rewrite(entries []rewriteEntry) error {
 				return err
 			}
 		}
-		return nil
+		return ix.flush()
 	})
 }
 

@@ -126,6 +126,12 @@ func (s *Store) plan(q babelfeed.Query) (*plan, error) {
 	}); err != nil {
 		return nil, err
 	}
+	return planFor(q, feeds), nil
+}
+
+// planFor plans q over feeds (all of them, with their counts); nil means
+// nothing can match.
+func planFor(q babelfeed.Query, feeds []babelfeed.Feed) *plan {
 	p := &plan{}
 	if len(q.Langs) > 0 {
 		p.langs = map[string]bool{}
@@ -149,7 +155,7 @@ func (s *Store) plan(q babelfeed.Query) (*plan, error) {
 			}
 		}
 		if len(p.feeds) == 0 {
-			return nil, nil
+			return nil
 		}
 	}
 
@@ -183,7 +189,7 @@ func (s *Store) plan(q babelfeed.Query) (*plan, error) {
 		p.since, p.hasTime = nanos(q.Since), true
 	}
 	if p.since >= p.until && p.hasTime {
-		return nil, nil
+		return nil
 	}
 	add := func(src *source) {
 		src.next = append(append([]byte{}, src.prefix...), p.startSuffix()...)
@@ -201,7 +207,7 @@ func (s *Store) plan(q babelfeed.Query) (*plan, error) {
 			add(&source{prefix: feedPrefix(id), feedID: id})
 		}
 	}
-	return p, nil
+	return p
 }
 
 // startSuffix is where a source's cursor starts: the newest key with a time

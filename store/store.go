@@ -47,7 +47,12 @@ import (
 
 // SchemaVersion is the layout version this package writes. A file written by
 // a newer version is refused rather than misread.
-const SchemaVersion = 1
+//
+// Version 2 adds the keyword index (see postings.go): a babelfeed that
+// does not maintain it must not write to a file that has one. A version 1
+// file opened read-write is marked version 2 with no index, which
+// Reindex builds.
+const SchemaVersion = 2
 
 // Errors returned (wrapped) by the store; test them with errors.Is.
 var (
@@ -96,6 +101,11 @@ type Options struct {
 	// MmapSize overrides the initial size of the memory map in bytes; 0
 	// picks a default (see Open).
 	MmapSize int
+	// Indexer analyses items for the keyword index, which every write
+	// then keeps up to date. Without one, a write makes an existing index
+	// stale (see Reindex). A new file opened with one starts with an empty,
+	// ready index.
+	Indexer *Indexer
 
 	// noSync skips fsync on commit: tests only, where a crash loses nothing
 	// of value and the shared disk makes every fsync slow.
@@ -104,8 +114,9 @@ type Options struct {
 
 // Store is an open babelfeed database.
 type Store struct {
-	db   *bolt.DB
-	path string
+	db      *bolt.DB
+	path    string
+	indexer *Indexer
 
 	// feeds caches the decoded feed records of one committed state (every
 	// query plans from them); a commit changes the transaction ID and so
@@ -160,7 +171,7 @@ func Open(path string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
-	s := &Store{db: db, path: path}
+	s := &Store{db: db, path: path, indexer: opts.Indexer}
 	if err := s.checkSchema(opts.ReadOnly); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
@@ -210,7 +221,7 @@ func (s *Store) checkSchema(readOnly bool) error {
 	if version > SchemaVersion {
 		return fmt.Errorf("%w: the file has schema version %d, this babelfeed understands up to %d; upgrade babelfeed", ErrNewerSchema, version, SchemaVersion)
 	}
-	if len(missing) == 0 {
+	if len(missing) == 0 && (readOnly || version == SchemaVersion) {
 		return nil
 	}
 	if readOnly {
@@ -227,7 +238,14 @@ func (s *Store) checkSchema(readOnly bool) error {
 				return fmt.Errorf("create bucket %s: %w", name, err)
 			}
 		}
-		if fresh {
+		if fresh && s.indexer != nil {
+			if err := s.initIndex(tx); err != nil {
+				return err
+			}
+		}
+		if fresh || version < SchemaVersion {
+			// Upgrading from version 1 needs no change: the file has no
+			// keyword index until Reindex builds one.
 			return tx.Bucket(bucketMeta).Put(keySchema, u64(SchemaVersion))
 		}
 		return nil
