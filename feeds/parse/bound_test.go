@@ -239,3 +239,16 @@ func TestGunzipCap(t *testing.T) {
 		t.Errorf("under the cap: %v", err)
 	}
 }
+
+// The root name a NotAFeedError reports comes from the document and ends
+// up in terminals (a feed's last error): no escape sequence survives.
+func TestNotAFeedRootIsPrintable(t *testing.T) {
+	_, err := New(Options{}).Parse(context.Background(), []byte("<\x1b]0;pwned\x07\u202e"+strings.Repeat("r", 100)+" a='b'>x</x>"), "")
+	var naf *NotAFeedError
+	if !errors.As(err, &naf) || naf.Kind != KindXML {
+		t.Fatalf("err %v", err)
+	}
+	if strings.ContainsAny(err.Error(), "\x1b\x07\u202e") || len([]rune(naf.Root)) > 65 {
+		t.Errorf("error %q", err)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"unicode"
 
 	"golang.org/x/net/html"
 	"golang.org/x/net/html/atom"
@@ -148,7 +149,7 @@ func notAFeed(b []byte, contentType string, base *url.URL) *NotAFeedError {
 	case r.name == "opml":
 		return &NotAFeedError{Kind: KindOPML}
 	case r.name != "":
-		return &NotAFeedError{Kind: KindXML, Root: r.name}
+		return &NotAFeedError{Kind: KindXML, Root: printableName(r.name)}
 	}
 	return &NotAFeedError{Kind: KindText}
 }
@@ -242,4 +243,21 @@ func hasToken(list, tok string) bool {
 		}
 	}
 	return false
+}
+
+// printableName returns a root element name fit for an error message that
+// ends up in a terminal: control and format characters (an escape
+// sequence that retitles the terminal or clears it) are dropped, invalid
+// UTF-8 becomes U+FFFD, and the name is cut to 64 characters.
+func printableName(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
+			return -1
+		}
+		return r
+	}, strings.ToValidUTF8(s, "\uFFFD"))
+	if r := []rune(s); len(r) > 64 {
+		s = string(r[:64]) + "…"
+	}
+	return s
 }
