@@ -106,8 +106,12 @@ func (s *Server) metrics() http.Handler {
 	})
 }
 
+// writeJSON answers with v as JSON. Text from feeds is not HTML-escaped
+// (the API's clients are programs), so browsers are told to take the
+// Content-Type at its word rather than sniff markup in a body.
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
@@ -352,6 +356,7 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "text/x-opml; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("Content-Disposition", `attachment; filename="babelfeed.opml"`)
 	_, _ = w.Write(buf.Bytes())
 }
