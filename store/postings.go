@@ -759,10 +759,10 @@ func writeBlocks(bk *bolt.Bucket, prefix []byte, blockK uint64, exists bool, ps 
 	return nil
 }
 
-// reindexBatch is how many items one Reindex transaction indexes: each
-// transaction rewrites every block it touches, so bigger batches write
+// defaultReindexBatch is how many items one Reindex transaction indexes:
+// each transaction rewrites every block it touches, so bigger batches write
 // less in all, at the cost of memory and of holding the writer lock longer.
-const reindexBatch = 20000
+const defaultReindexBatch = 20000
 
 // Reindex rebuilds the keyword index with the store's Indexer, in batches of
 // transactions, while the store stays in use: writers keep the part
@@ -844,7 +844,11 @@ func (s *Store) reindexBatch(ctx context.Context, st *IndexState) (n int, finish
 	var batch []reindexEntry
 	err = s.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketItems).Cursor()
-		for k, v := c.Seek(u64(st.Upto + 1)); k != nil && len(batch) < reindexBatch; k, v = c.Next() {
+		size := s.reindexBatchSize
+		if size <= 0 {
+			size = defaultReindexBatch
+		}
+		for k, v := c.Seek(u64(st.Upto + 1)); k != nil && len(batch) < size; k, v = c.Next() {
 			it, err := decodeItem(binary.BigEndian.Uint64(k), v)
 			if err != nil {
 				return err

@@ -117,6 +117,8 @@ type Store struct {
 	db      *bolt.DB
 	path    string
 	indexer *Indexer
+	// reindexBatchSize overrides defaultReindexBatch (tests).
+	reindexBatchSize int
 
 	// feeds caches the decoded feed records of one committed state (every
 	// query plans from them); a commit changes the transaction ID and so
