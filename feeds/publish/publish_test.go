@@ -31,7 +31,7 @@ func sampleEntries() []Entry {
 			Lang: "it", LangConfidence: 0.98765, LangMethod: babelfeed.LangDetected}},
 		{Feed: srcES, Item: babelfeed.Item{ID: 11, FeedID: 2, Key: "es-1", URL: "https://noticias.example.es/ciencia/planeta",
 			Title: "Descubren un planeta con dos soles", Summary: "El telescopio observó la órbita durante tres años.",
-			Content: "El telescopio observó la órbita durante tres años. Los astrónomos de la universidad publicaron los resultados ayer.",
+			Content:   "El telescopio observó la órbita durante tres años. Los astrónomos de la universidad publicaron los resultados ayer.",
 			Published: t0.Add(-time.Hour), FirstSeen: t0, Lang: "es", LangConfidence: 0.9, LangMethod: babelfeed.LangPrior}},
 		{Feed: srcIT, Item: babelfeed.Item{ID: 12, FeedID: 1, Key: "de-1", URL: "https://notizie.example.it/de",
 			Title: "Der Stadtrat beschließt neue Radwege", Summary: "Die Straßen der Altstadt werden ab März für Autos gesperrt.",
