@@ -336,6 +336,9 @@ func (s *Store) RemoveFeed(id uint64) error {
 		if err := forgetFeedRules(tx, id); err != nil {
 			return err
 		}
+		if err := forgetTombstones(tx, id); err != nil {
+			return err
+		}
 		if err := s.unindexItems(tx, b, ids); err != nil {
 			return err
 		}

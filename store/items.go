@@ -27,10 +27,13 @@ const itemsFillPercent = 0.95
 const updateBatch = 1000
 
 // SaveResult counts what SaveFetch did with the items it was given.
-type SaveResult struct{ Added, Updated, Unchanged int }
+// Tombstoned counts items left out because retention removed them before
+// (see Prune).
+type SaveResult struct{ Added, Updated, Unchanged, Tombstoned int }
 
-// Known returns item key -> ContentHash for every item stored for a feed, so
-// the poller can skip language tagging of unchanged items.
+// Known returns item key -> ContentHash for every item stored for a feed,
+// and for the items retention removed (tombstones), so the poller can skip
+// language tagging of unchanged items and of items the store will not take.
 func (s *Store) Known(feedID uint64) (map[string]string, error) {
 	known := map[string]string{}
 	err := s.db.View(func(tx *bolt.Tx) error {
@@ -53,6 +56,7 @@ func (s *Store) Known(feedID uint64) (map[string]string, error) {
 			}
 			known[key] = string(v[8:])
 		}
+		tombstonedKeys(tx, feedID, known)
 		return nil
 	})
 	if err != nil {
@@ -171,7 +175,9 @@ func checkItem(it *babelfeed.Item, feedID uint64, now time.Time) error {
 // zero). An existing key with the same ContentHash is left alone. An existing
 // key with a different ContentHash is updated in place: same ID, FirstSeen
 // from the stored copy, index entries moved. An empty Lang is stored as
-// babelfeed.Undetermined. The feed's Items and Languages counts follow.
+// babelfeed.Undetermined. The feed's Items and Languages counts follow. A
+// new key that retention removed before (a tombstone, see Prune) is left
+// out, and the feed's tombstones learn which keys the document carries.
 func (s *Store) SaveFetch(f babelfeed.Feed, items []babelfeed.Item) (SaveResult, error) {
 	var res SaveResult
 	now := time.Now().UTC()
@@ -189,14 +195,21 @@ func (s *Store) SaveFetch(f babelfeed.Feed, items []babelfeed.Item) (SaveResult,
 			return err
 		}
 		ix := s.indexTx(tx)
+		tombs := tx.Bucket(bucketTombstones)
 		var buf []byte
 		for i := range items {
 			it := items[i]
 			if err := checkItem(&it, f.ID, now); err != nil {
 				return err
 			}
-			v := b.keys.Get(itemKeysKey(f.ID, it.Key))
+			k := itemKeysKey(f.ID, it.Key)
+			v := b.keys.Get(k)
 			if v == nil {
+				if isTombstoned(tombs, k) {
+					// Retention removed it; the feed still carries it.
+					res.Tombstoned++
+					continue
+				}
 				if it.ID, err = b.items.NextSequence(); err != nil {
 					return fmt.Errorf("assign item ID: %w", err)
 				}
@@ -239,6 +252,9 @@ func (s *Store) SaveFetch(f babelfeed.Feed, items []babelfeed.Item) (SaveResult,
 			res.Updated++
 		}
 		if err := ix.flush(); err != nil {
+			return err
+		}
+		if err := sweepTombstones(tx, f.ID, items, now); err != nil {
 			return err
 		}
 		f.Items, f.Languages = count, langs
