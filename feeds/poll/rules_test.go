@@ -180,7 +180,7 @@ func TestRuleTimeLimitKeepsItemsAndCounts(t *testing.T) {
 	e.poller.adjustRules = func(s *rules.Set) {
 		for _, c := range s.Rules() {
 			if c.ID == slow.ID {
-				c.Node = slowNode{release}
+				c.Matcher = slowNode{release}
 			}
 		}
 	}

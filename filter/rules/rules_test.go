@@ -100,7 +100,7 @@ func TestTimeLimitKeepsTheItemAndNamesTheRule(t *testing.T) {
 	)
 	release := make(chan struct{})
 	t.Cleanup(func() { close(release) })
-	set.rules[1].Node = slowNode{release} // rule 2 never finishes in time
+	set.rules[1].Matcher = slowNode{release} // rule 2 never finishes in time
 	set.Timeout = time.Millisecond
 	fr := set.ForFeed(&feedNews)
 	item := it("it", "Una notizia qualunque", "testo", "", "")
