@@ -1,6 +1,7 @@
 // Package server is babelfeed's HTTP API: items with the same filters as the
 // CLI's query (JSON, keyset pagination), feeds with their state, stats, OPML
-// import and export, poll-now, /healthz and Prometheus /metrics. It serves
+// import and export (with rules), poll-now, /healthz, Prometheus /metrics,
+// and saved and ad-hoc queries published as Atom and JSON Feed. It serves
 // what a running daemon holds; it has no policy of its own.
 package server
 
@@ -22,7 +23,9 @@ import (
 	"babelfeed/api"
 	"babelfeed/feeds/opml"
 	"babelfeed/feeds/poll"
+	"babelfeed/feeds/publish"
 	"babelfeed/filter/query"
+	"babelfeed/filter/rules"
 	"babelfeed/store"
 )
 
@@ -36,6 +39,12 @@ type Server struct {
 	Token string
 	Log   *slog.Logger
 	Now   func() time.Time
+	// PublicURL, when set, is the base of the links published feeds carry
+	// (rel="self", rel="next"), for a server behind a reverse proxy; else
+	// they are made from the request.
+	PublicURL string
+
+	feedTimes feedTimes // Last-Modified of published feeds
 }
 
 const (
@@ -59,6 +68,9 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("POST /api/import", s.auth(http.HandlerFunc(s.importOPML)))
 	mux.Handle("GET /api/export", s.auth(http.HandlerFunc(s.export)))
 	mux.Handle("POST /api/poll", s.auth(http.HandlerFunc(s.pollNow)))
+	mux.Handle("GET /feeds/{file}", s.feedAuth(http.HandlerFunc(s.savedFeed)))
+	mux.Handle("GET /feed.atom", s.feedAuth(s.queryFeed("atom")))
+	mux.Handle("GET /feed.json", s.feedAuth(s.queryFeed("json")))
 	return mux
 }
 
@@ -191,18 +203,26 @@ func (s *Server) items(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	match := query.Matcher(q)
+	// Cross-feed duplicates are hidden unless asked for (all_duplicates=1)
+	// when their original matches too; see publish.Dedup.
+	hide := publish.Dedup{Store: s.Store, Match: publish.QueryMatcher(q, feeds, match)}
+	allDups := isTrue(v.Get("all_duplicates"))
 	if cur != nil {
 		kw := match
 		match = func(it *babelfeed.Item) bool {
 			return cur.After(it.Published, it.ID) && (kw == nil || kw(it))
 		}
 	}
-	// One more than asked tells whether a next page exists.
-	q.Limit = limit + 1
+	// One more than asked tells whether a next page exists; fn counts,
+	// since hidden duplicates do not.
+	q.Limit = 0
 	page := ItemsPage{Items: []api.Item{}}
 	var last babelfeed.Item
 	n := 0
 	err = s.Store.Items(r.Context(), q, match, func(it babelfeed.Item) bool {
+		if !allDups && hide.Hide(&it) {
+			return true
+		}
 		n++
 		if n > limit {
 			return false
@@ -310,6 +330,11 @@ type ImportResult struct {
 	Existing []api.Feed     `json:"existing"`
 	Skipped  []opml.Skipped `json:"skipped"`
 	DryRun   bool           `json:"dry_run"`
+	// Rules the document carried (see opml.Namespace): stored, already
+	// present, or left out with why.
+	RulesAdded    int      `json:"rules_added"`
+	RulesExisting int      `json:"rules_existing"`
+	RuleProblems  []string `json:"rule_problems"`
 }
 
 func (s *Server) importOPML(w http.ResponseWriter, r *http.Request) {
@@ -341,6 +366,15 @@ func (s *Server) importOPML(w http.ResponseWriter, r *http.Request) {
 	for _, f := range existing {
 		res.Existing = append(res.Existing, api.NewFeed(f))
 	}
+	rr, err := rules.Import(s.Store, doc, append(added, existing...), dry, s.now())
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, fmt.Errorf("import: %w", err))
+		return
+	}
+	res.RulesAdded, res.RulesExisting, res.RuleProblems = len(rr.Added), len(rr.Existing), rr.Problems
+	if res.RuleProblems == nil {
+		res.RuleProblems = []string{}
+	}
 	writeJSON(w, http.StatusOK, res)
 }
 
@@ -350,8 +384,13 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, err)
 		return
 	}
+	rs, _, err := s.Store.Rules()
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err)
+		return
+	}
 	var buf bytes.Buffer
-	if err := opml.Write(&buf, "babelfeed subscriptions", feeds); err != nil {
+	if err := opml.WriteWithRules(&buf, "babelfeed subscriptions", feeds, rs); err != nil {
 		writeError(w, http.StatusInternalServerError, fmt.Errorf("export: %w", err))
 		return
 	}

@@ -100,18 +100,6 @@ func Updated(entries []Entry) time.Time {
 	return t
 }
 
-// LastModified is when the entries last changed as far as the store can
-// tell: the newest of their updated dates and the times they were stored.
-func LastModified(entries []Entry) time.Time {
-	t := Updated(entries)
-	for i := range entries {
-		if fs := entries[i].Item.FirstSeen; fs.After(t) {
-			t = fs
-		}
-	}
-	return t
-}
-
 // lang is the item's language as a BCP 47 tag: "und" stays "und", a tag
 // BCP 47 knows for "undetermined".
 func lang(it *babelfeed.Item) string {
