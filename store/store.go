@@ -62,6 +62,9 @@ var (
 	ErrLocked = errors.New("store is locked")
 	// ErrNewerSchema means the file was written by a newer babelfeed.
 	ErrNewerSchema = errors.New("store has a newer schema version")
+	// ErrNotStore means the file is not a babelfeed store: not a bbolt
+	// file, a damaged one, an empty one, or another program's bbolt file.
+	ErrNotStore = errors.New("not a babelfeed store")
 )
 
 var (
@@ -132,7 +135,8 @@ type Store struct {
 // path. It checks the schema version recorded in the file and writes it into
 // a new file. A file of a newer schema version is refused with ErrNewerSchema
 // and left untouched; a file locked by another process gives ErrLocked after
-// opts.Timeout.
+// opts.Timeout; a directory, an empty file (read-only), a file that is not
+// bbolt, or another program's bbolt file gives ErrNotStore, untouched.
 //
 // The memory map starts at 1 GiB of address space on 64-bit systems (or
 // twice the file size if larger): a read transaction blocks bbolt from
@@ -140,14 +144,25 @@ type Store struct {
 // queries from stalling the poller's writes. It reserves address space only,
 // not memory.
 func Open(path string, opts Options) (*Store, error) {
+	return openRetry(path, opts, 3)
+}
+
+func openRetry(path string, opts Options, retries int) (*Store, error) {
 	timeout := opts.Timeout
 	if timeout <= 0 {
 		timeout = defaultTimeout
 	}
 	var size int64
-	if st, err := os.Stat(path); err == nil {
-		size = st.Size()
-	} else if opts.ReadOnly || !errors.Is(err, fs.ErrNotExist) {
+	before, err := os.Stat(path)
+	switch {
+	case err == nil && before.IsDir():
+		return nil, fmt.Errorf("open store %s: %w: it is a directory", path, ErrNotStore)
+	case err == nil && before.Size() == 0 && opts.ReadOnly:
+		// bbolt would try to initialise it and fail on the read-only file.
+		return nil, fmt.Errorf("open store %s: %w: the file is empty", path, ErrNotStore)
+	case err == nil:
+		size = before.Size()
+	case opts.ReadOnly || !errors.Is(err, fs.ErrNotExist):
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	if !opts.ReadOnly {
@@ -170,8 +185,21 @@ func Open(path string, opts Options) (*Store, error) {
 	if errors.Is(err, bolt.ErrTimeout) {
 		return nil, fmt.Errorf("open store %s: %w: another babelfeed process (probably `babelfeed run`) holds the file; waited %s", path, ErrLocked, timeout)
 	}
+	if errors.Is(err, bolt.ErrInvalid) || errors.Is(err, bolt.ErrVersionMismatch) || errors.Is(err, bolt.ErrChecksum) {
+		return nil, fmt.Errorf("open store %s: %w (not a bbolt database, or its header is damaged): %w", path, ErrNotStore, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	// Compact replaces the file by renaming a new one over it while it
+	// holds the lock. An open that was waiting for that lock got it on
+	// the old, unlinked file, where every write would be lost: open again.
+	if after, err := os.Stat(path); before != nil && (err != nil || !os.SameFile(before, after)) {
+		db.Close()
+		if retries > 0 {
+			return openRetry(path, opts, retries-1)
+		}
+		return nil, fmt.Errorf("open store %s: the file was replaced while opening it", path)
 	}
 	s := &Store{db: db, path: path, indexer: opts.Indexer}
 	if err := s.checkSchema(opts.ReadOnly); err != nil {
@@ -207,6 +235,16 @@ func (s *Store) checkSchema(readOnly bool) error {
 		}
 		meta := tx.Bucket(bucketMeta)
 		if meta == nil {
+			// A new file has no bucket at all; one with buckets but no
+			// meta belongs to another program: never write into it.
+			var other []byte
+			_ = tx.ForEach(func(name []byte, _ *bolt.Bucket) error {
+				other = name
+				return errors.New("found")
+			})
+			if other != nil {
+				return fmt.Errorf("%w: a bbolt file with a bucket %q and no babelfeed schema", ErrNotStore, other)
+			}
 			fresh = true
 			return nil
 		}
