@@ -39,6 +39,7 @@ type cliResponse struct {
 	Stdout string `json:"stdout"`
 	Stderr string `json:"stderr"`
 	Error  string `json:"error,omitempty"`
+	Code   int    `json:"code,omitempty"` // exit status when not 1 (see exitError)
 }
 
 const maxForwardedStdin = 16 << 20
@@ -145,6 +146,9 @@ func (a *app) forward(cmd *cobra.Command, args []string, sock string) error {
 	io.WriteString(a.out, out.Stdout)
 	io.WriteString(a.errOut, out.Stderr)
 	if out.Error != "" {
+		if out.Code > 1 {
+			return exitError{code: out.Code, err: errors.New(out.Error)}
+		}
 		return errors.New(out.Error)
 	}
 	return nil
@@ -167,6 +171,10 @@ func (a *app) cliHandler(d *daemonCtx, apiHandler http.Handler) http.Handler {
 		var resp cliResponse
 		if err := root.ExecuteContext(r.Context()); err != nil {
 			resp.Error = err.Error()
+			var ee exitError
+			if errors.As(err, &ee) {
+				resp.Code = ee.code
+			}
 		}
 		resp.Stdout, resp.Stderr = stdout.String(), stderr.String()
 		w.Header().Set("Content-Type", "application/json")

@@ -30,9 +30,12 @@ type pollFlags struct {
 	maxItems int
 	langs    []string
 	minGap   time.Duration
+	// keep is the retention applied after each pass (off by default).
+	keep retentionFlags
 }
 
 func (pf *pollFlags) register(cmd *cobra.Command) {
+	pf.keep.register(cmd)
 	cmd.Flags().IntVar(&pf.workers, "workers", 8, "feeds fetched at once")
 	cmd.Flags().IntVar(&pf.perHost, "per-host", 2, "requests at once to one host")
 	cmd.Flags().DurationVar(&pf.timeout, "timeout", 30*time.Second, "time limit for one fetch, body included")
@@ -43,6 +46,9 @@ func (pf *pollFlags) register(cmd *cobra.Command) {
 }
 
 func (pf *pollFlags) validate() error {
+	if err := pf.keep.validate(); err != nil {
+		return err
+	}
 	switch {
 	case pf.workers < 1:
 		return fmt.Errorf("--workers must be at least 1, got %d", pf.workers)
@@ -102,7 +108,7 @@ outcome, so the daemon's per-host limits still hold.`,
 			if err := pf.validate(); err != nil {
 				return err
 			}
-			s, done, err := a.openStore(false)
+			s, done, err := a.openExisting(false)
 			if err != nil {
 				return err
 			}
@@ -140,6 +146,13 @@ outcome, so the daemon's per-host limits still hold.`,
 			a.printPollSummary(outcomes, time.Since(start))
 			if err := cmd.Context().Err(); err != nil {
 				return fmt.Errorf("poll interrupted: %w", err)
+			}
+			if r := pf.keep.retention(); r.Enabled() {
+				res, err := s.Prune(cmd.Context(), r, time.Now())
+				fmt.Fprintln(a.out, describePrune(r, res))
+				if err != nil {
+					return fmt.Errorf("poll: %w", err)
+				}
 			}
 			return nil
 		},

@@ -16,7 +16,7 @@ func (a *app) reviveCmd() *cobra.Command {
 server answered 410 Gone are not polled until revived.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, done, err := a.openStore(false)
+			s, done, err := a.openExisting(false)
 			if err != nil {
 				return err
 			}
@@ -54,7 +54,7 @@ func (a *app) unsubscribeCmd() *cobra.Command {
 		Short: "Remove feeds and their items (IDs or URLs)",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, done, err := a.openStore(false)
+			s, done, err := a.openExisting(false)
 			if err != nil {
 				return err
 			}

@@ -57,11 +57,13 @@ by language.
 		a.statsCmd(),
 		a.reviveCmd(),
 		a.unsubscribeCmd(),
+		a.checkCmd(),
+		a.pruneCmd(),
 	}
 	a.forwardable(storeCmds...)
 	root.AddCommand(storeCmds...)
 	if a.daemon == nil {
-		root.AddCommand(a.runCmd())
+		root.AddCommand(a.runCmd(), a.compactCmd())
 	}
 	return root
 }

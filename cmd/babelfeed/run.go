@@ -192,6 +192,8 @@ func (a *app) runDaemon(ctx context.Context, log *slog.Logger, pf pollFlags, lis
 
 	feeds, _ = s.Feeds()
 	log.Info("poller started", "store", path, "feeds", len(feeds), "workers", pf.workers, "per_host", pf.perHost)
+	stopRetention := startRetention(ctx, s, pf.keep.retention(), log)
+	defer stopRetention()
 	runErr := d.Run(ctx)
 	log.Info("stopping: waiting for fetches in flight")
 
