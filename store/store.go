@@ -110,6 +110,11 @@ type Options struct {
 	// ready index.
 	Indexer *Indexer
 
+	// NoSync skips fsync on commit: for throwaway stores (tests of other
+	// packages, benchmarks that build a store to query it), where a crash
+	// loses nothing of value. A crash can corrupt such a file.
+	NoSync bool
+
 	// noSync skips fsync on commit: tests only, where a crash loses nothing
 	// of value and the shared disk makes every fsync slow.
 	noSync bool
@@ -180,7 +185,7 @@ func openRetry(path string, opts Options, retries int) (*Store, error) {
 		InitialMmapSize: mmap,
 		FreelistType:    bolt.FreelistMapType,
 		PageSize:        pageSize,
-		NoSync:          opts.noSync,
+		NoSync:          opts.noSync || opts.NoSync,
 	})
 	if errors.Is(err, bolt.ErrTimeout) {
 		return nil, fmt.Errorf("open store %s: %w: another babelfeed process (probably `babelfeed run`) holds the file; waited %s", path, ErrLocked, timeout)

@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"babelfeed"
+	"babelfeed/filter/analyze"
 	"babelfeed/filter/text"
 )
 
@@ -27,9 +28,18 @@ import (
 //	inurl:sport  /regex/  intitle:/^breaking/i  inurl:/\/sport\//
 //	since:24h  since:7d  since:2026-11-01  until:2026-11-20
 //
-// Words match whole words, case- and accent-insensitively. OR binds tighter
-// than the implicit AND between terms, as in most search engines:
-// "a b OR c" means a AND (b OR c).
+// Words are matched in the language of each item (see filter/analyze):
+// case- and accent-insensitively, elisions stripped, by their stem where
+// the language has a stemmer ("informazioni" finds "informazione"); a
+// stopword of the item's language ("la", "the") matches as a whole word; a
+// word in a script written without spaces (Chinese, Japanese, Thai ...)
+// matches where its characters appear in a row. A phrase ("...", or a
+// term that splits into several words, like e-mail) matches its words in
+// this order, as written (folded, not stemmed). inurl: words match whole
+// words of the URL, not stemmed. OR binds tighter than the implicit AND
+// between terms, as in most search engines: "a b OR c" means a AND (b OR c).
+// since: and until: compare an item's sort time: its published time, or
+// when it was first seen if it has none.
 
 // Node is a parsed query expression.
 type Node interface {
@@ -37,6 +47,8 @@ type Node interface {
 	Match(it *babelfeed.Item, f *babelfeed.Feed) bool
 	// String renders the node back in query syntax.
 	String() string
+	// match is Match sharing the analysis of one item across the nodes.
+	match(c *matchCtx) bool
 }
 
 // Field says where a word, phrase or pattern is looked for.
@@ -70,18 +82,20 @@ type Or struct{ Nodes []Node }
 // Not matches when its node does not.
 type Not struct{ Node Node }
 
-// Word is one search word (already folded), matched as a whole word.
+// Word is one search word: one word, or one run of characters of a script
+// written without spaces.
 type Word struct {
-	Field Field
-	Word  string // as typed
-	m     *text.Matcher
+	Field  Field
+	Word   string          // as typed
+	Tokens []analyze.Token // analyze.Tokenize(Word)
 }
 
-// Phrase is a quoted sequence of words that must appear in order.
+// Phrase is a sequence of words that must appear in order: quoted, or a
+// term that splits into several words.
 type Phrase struct {
-	Field Field
-	Raw   string   // as typed, without quotes
-	Words []string // folded
+	Field  Field
+	Raw    string          // as typed, without quotes
+	Tokens []analyze.Token // analyze.Tokenize(Raw)
 }
 
 // Regex is a /pattern/ over the field's original text.
@@ -441,41 +455,133 @@ func (p *parser) term(t token) (Node, error) {
 		}
 		return &Regex{Field: field, Raw: "/" + t.value + "/" + t.flags, Re: re}, nil
 	}
-	words := text.Words(t.value)
-	if t.quoted || len(words) > 1 {
-		if len(words) == 0 {
+	toks := analyze.Tokenize(nil, t.value)
+	if t.quoted || (len(toks) > 0 && !analyze.IsWord(toks)) {
+		if len(toks) == 0 {
 			return nil, p.errAt(t.pos, "the phrase has no words")
 		}
-		return &Phrase{Field: field, Raw: t.value, Words: words}, nil
+		return &Phrase{Field: field, Raw: t.value, Tokens: toks}, nil
 	}
-	if len(words) == 0 {
+	if len(toks) == 0 {
 		return nil, p.errAt(t.pos, fmt.Sprintf("%q has no letters or digits to search for", t.value))
 	}
-	return &Word{Field: field, Word: t.value, m: text.NewMatcher([]string{t.value})}, nil
+	return &Word{Field: field, Word: t.value, Tokens: toks}, nil
 }
 
 // Match implementations: the reference semantics, used by rules at ingest
-// and as the baseline the index must agree with.
+// and as the baseline the keyword index must agree with (filter/search).
 
-func (n *And) Match(it *babelfeed.Item, f *babelfeed.Feed) bool {
-	for _, c := range n.Nodes {
-		if !c.Match(it, f) {
+// matchCtx holds the analysis of one item, made on first use and shared by
+// every node of one Match.
+type matchCtx struct {
+	it     *babelfeed.Item
+	f      *babelfeed.Feed
+	a      *analyze.Analyzer
+	docs   [3]*analyze.Doc // by Field: any, title, author
+	url    []analyze.Token
+	hasURL bool
+}
+
+func newMatchCtx(it *babelfeed.Item, f *babelfeed.Feed) *matchCtx {
+	return &matchCtx{it: it, f: f}
+}
+
+func (c *matchCtx) analyzer() *analyze.Analyzer {
+	if c.a == nil {
+		c.a = analyze.Get()
+	}
+	return c.a
+}
+
+func (c *matchCtx) done() {
+	if c.a != nil {
+		analyze.Put(c.a)
+		c.a = nil
+	}
+}
+
+// doc returns the analysis of the texts of field (not FieldURL).
+func (c *matchCtx) doc(field Field) *analyze.Doc {
+	if d := c.docs[field]; d != nil {
+		return d
+	}
+	it := c.it
+	var texts []string
+	switch field {
+	case FieldTitle:
+		texts = []string{it.Title}
+	case FieldAuthor:
+		texts = []string{it.Author}
+	default:
+		texts = []string{it.Title, it.Summary, it.Content, it.Author}
+	}
+	d := c.analyzer().NewDoc(it.Lang, texts...)
+	c.docs[field] = d
+	return d
+}
+
+func (c *matchCtx) urlTokens() []analyze.Token {
+	if !c.hasURL {
+		c.url, c.hasURL = analyze.Tokenize(nil, c.it.URL), true
+	}
+	return c.url
+}
+
+func run(n Node, it *babelfeed.Item, f *babelfeed.Feed) bool {
+	c := newMatchCtx(it, f)
+	defer c.done()
+	return n.match(c)
+}
+
+func (n *And) Match(it *babelfeed.Item, f *babelfeed.Feed) bool    { return run(n, it, f) }
+func (n *Or) Match(it *babelfeed.Item, f *babelfeed.Feed) bool     { return run(n, it, f) }
+func (n *Not) Match(it *babelfeed.Item, f *babelfeed.Feed) bool    { return run(n, it, f) }
+func (n *Word) Match(it *babelfeed.Item, f *babelfeed.Feed) bool   { return run(n, it, f) }
+func (n *Phrase) Match(it *babelfeed.Item, f *babelfeed.Feed) bool { return run(n, it, f) }
+func (n *Regex) Match(it *babelfeed.Item, f *babelfeed.Feed) bool  { return run(n, it, f) }
+func (n *Lang) Match(it *babelfeed.Item, f *babelfeed.Feed) bool   { return run(n, it, f) }
+func (n *FeedRef) Match(it *babelfeed.Item, f *babelfeed.Feed) bool {
+	return run(n, it, f)
+}
+func (n *Category) Match(it *babelfeed.Item, f *babelfeed.Feed) bool {
+	return run(n, it, f)
+}
+func (n *Since) Match(it *babelfeed.Item, f *babelfeed.Feed) bool { return run(n, it, f) }
+func (n *Until) Match(it *babelfeed.Item, f *babelfeed.Feed) bool { return run(n, it, f) }
+
+func (n *And) match(c *matchCtx) bool {
+	for _, x := range n.Nodes {
+		if !x.match(c) {
 			return false
 		}
 	}
 	return true
 }
 
-func (n *Or) Match(it *babelfeed.Item, f *babelfeed.Feed) bool {
-	for _, c := range n.Nodes {
-		if c.Match(it, f) {
+func (n *Or) match(c *matchCtx) bool {
+	for _, x := range n.Nodes {
+		if x.match(c) {
 			return true
 		}
 	}
 	return false
 }
 
-func (n *Not) Match(it *babelfeed.Item, f *babelfeed.Feed) bool { return !n.Node.Match(it, f) }
+func (n *Not) match(c *matchCtx) bool { return !n.Node.match(c) }
+
+func (n *Word) match(c *matchCtx) bool {
+	if n.Field == FieldURL {
+		return analyze.Contains(c.urlTokens(), n.Tokens)
+	}
+	return c.analyzer().HasWord(c.doc(n.Field), n.Tokens)
+}
+
+func (n *Phrase) match(c *matchCtx) bool {
+	if n.Field == FieldURL {
+		return analyze.Contains(c.urlTokens(), n.Tokens)
+	}
+	return c.doc(n.Field).HasPhrase(n.Tokens)
+}
 
 func fieldTexts(field Field, it *babelfeed.Item) []string {
 	switch field {
@@ -489,35 +595,8 @@ func fieldTexts(field Field, it *babelfeed.Item) []string {
 	return []string{it.Title, it.Summary, it.Content, it.Author}
 }
 
-func (n *Word) Match(it *babelfeed.Item, f *babelfeed.Feed) bool {
-	return n.m.Match(fieldTexts(n.Field, it)...)
-}
-
-func (n *Phrase) Match(it *babelfeed.Item, f *babelfeed.Feed) bool {
-	for _, t := range fieldTexts(n.Field, it) {
-		if containsRun(text.Words(t), n.Words) {
-			return true
-		}
-	}
-	return false
-}
-
-// containsRun reports whether want occurs as consecutive words in have.
-func containsRun(have, want []string) bool {
-outer:
-	for i := 0; i+len(want) <= len(have); i++ {
-		for j, w := range want {
-			if have[i+j] != w {
-				continue outer
-			}
-		}
-		return true
-	}
-	return false
-}
-
-func (n *Regex) Match(it *babelfeed.Item, f *babelfeed.Feed) bool {
-	for _, t := range fieldTexts(n.Field, it) {
+func (n *Regex) match(c *matchCtx) bool {
+	for _, t := range fieldTexts(n.Field, c.it) {
 		if n.Re.MatchString(t) {
 			return true
 		}
@@ -525,32 +604,32 @@ func (n *Regex) Match(it *babelfeed.Item, f *babelfeed.Feed) bool {
 	return false
 }
 
-func (n *Lang) Match(it *babelfeed.Item, f *babelfeed.Feed) bool {
-	for _, c := range n.Codes {
-		if it.Lang == c {
+func (n *Lang) match(c *matchCtx) bool {
+	for _, code := range n.Codes {
+		if c.it.Lang == code {
 			return true
 		}
 	}
 	return false
 }
 
-func (n *FeedRef) Match(it *babelfeed.Item, f *babelfeed.Feed) bool {
+func (n *FeedRef) match(c *matchCtx) bool {
 	for _, v := range n.Values {
-		if id, err := strconv.ParseUint(v, 10, 64); err == nil && id == it.FeedID {
+		if id, err := strconv.ParseUint(v, 10, 64); err == nil && id == c.it.FeedID {
 			return true
 		}
-		if f != nil && f.URL == v {
+		if c.f != nil && c.f.URL == v {
 			return true
 		}
 	}
 	return false
 }
 
-func (n *Category) Match(it *babelfeed.Item, f *babelfeed.Feed) bool {
-	if f == nil {
+func (n *Category) match(c *matchCtx) bool {
+	if c.f == nil {
 		return false
 	}
-	return CategoryHas(f.CategoryPath(), n.Path)
+	return CategoryHas(c.f.CategoryPath(), n.Path)
 }
 
 // CategoryHas reports whether a feed in category path sits in want or below
@@ -563,8 +642,17 @@ func CategoryHas(path, want string) bool {
 	return p == w || strings.HasPrefix(p, w+"/")
 }
 
-func (n *Since) Match(it *babelfeed.Item, f *babelfeed.Feed) bool { return !it.Published.Before(n.T) }
-func (n *Until) Match(it *babelfeed.Item, f *babelfeed.Feed) bool { return it.Published.Before(n.T) }
+// SortTime is the time since: and until: compare: the item's published
+// time, or when it was first seen if it has none (as store.SortTime).
+func SortTime(it *babelfeed.Item) time.Time {
+	if it.Published.IsZero() {
+		return it.FirstSeen
+	}
+	return it.Published
+}
+
+func (n *Since) match(c *matchCtx) bool { return !SortTime(c.it).Before(n.T) }
+func (n *Until) match(c *matchCtx) bool { return SortTime(c.it).Before(n.T) }
 
 func (n *And) String() string { return joinNodes(n.Nodes, " ") }
 func (n *Or) String() string  { return "(" + joinNodes(n.Nodes, " OR ") + ")" }

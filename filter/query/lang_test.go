@@ -108,7 +108,20 @@ func TestMatch(t *testing.T) {
 	}{
 		{"xiaomi", true},
 		{"XIAOMI citta", true},
-		{"xiaom", false},
+		{"xiao", false},
+		{"xiaom", true}, // the stem of xiaomi: stems are words too
+		{"modelli", true},
+		{"negozio", true},
+		{"Città", true},
+		{"il", true},   // a stopword, present
+		{"gli", false}, // a stopword, absent
+		{`"il modello"`, true},
+		{`"il modelli"`, false}, // phrases are not stemmed
+		{"intitle:modello", false},
+		{"author:giulia", true},
+		{"author:xiaomi", false},
+		{"inurl:xiaomi", true},
+		{"inurl:xiaom", false}, // URLs are not stemmed
 		{"samsung", false},
 		{"samsung OR xiaomi", true},
 		{"xiaomi -pieghevole", false},
@@ -144,6 +157,49 @@ func TestMatch(t *testing.T) {
 		}
 		if got := n.Match(it, feed); got != c.want {
 			t.Errorf("%q matches: %v, want %v", c.q, got, c.want)
+		}
+	}
+}
+
+func TestMatchLanguages(t *testing.T) {
+	cases := []struct {
+		lang, title, q string
+		want           bool
+	}{
+		{"de", "Die Universitäten öffnen", "Universität", true},
+		{"de", "Die Universitäten öffnen", "lang:de universitat", true},
+		{"fr", "L'université de Lyon", "universites", true},
+		{"ja", "東京タワーに行った", "タワー", true},
+		{"ja", "東京タワーに行った", "東京 -大阪", true},
+		{"zh", "东京大学的研究人员", `"大学 的"`, true},
+		{"zh", "东京大学的研究人员", "大研", false},
+		{"ru", "Последние новости", "новость", true},
+		// A word is analysed in the item's language: the Italian stem of
+		// "informazioni" is no English stem.
+		{"en", "informazione", "informazioni", false},
+		{"it", "informazione", "informazioni", true},
+	}
+	for _, c := range cases {
+		n, err := Parse(c.q, testNow)
+		if err != nil {
+			t.Fatal(err)
+		}
+		it := &babelfeed.Item{Lang: c.lang, Title: c.title}
+		if got := n.Match(it, nil); got != c.want {
+			t.Errorf("[%s] %q matches %q: %v, want %v", c.lang, c.q, c.title, got, c.want)
+		}
+	}
+}
+
+func TestSinceUsesFirstSeenWithoutDate(t *testing.T) {
+	it := &babelfeed.Item{FirstSeen: testNow.Add(-time.Hour)}
+	for q, want := range map[string]bool{"since:2h": true, "since:30m": false, "until:30m": true, "until:2h": false} {
+		n, err := Parse(q, testNow)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := n.Match(it, nil); got != want {
+			t.Errorf("%s on an undated item first seen an hour ago: %v", q, got)
 		}
 	}
 }

@@ -1,0 +1,691 @@
+package search
+
+import (
+	"container/heap"
+	"math"
+	"slices"
+
+	"babelfeed/filter/analyze"
+	"babelfeed/filter/query"
+	"babelfeed/store"
+)
+
+// set is the items of one language an expression selects, as far as the
+// index can tell.
+type set struct {
+	// all: every item of the language except ids; else exactly ids.
+	all bool
+	ids []uint64 // sorted, distinct
+	// exact: the set is the expression's answer; else a superset of it,
+	// whose items must be checked with Node.Match.
+	exact bool
+}
+
+var (
+	everything = set{all: true, exact: true}
+	unknown    = set{all: true} // the index cannot narrow this down
+)
+
+func intersect(a, b set) set {
+	out := set{exact: a.exact && b.exact}
+	switch {
+	case !a.all && !b.all:
+		out.ids = andIDs(a.ids, b.ids)
+	case a.all && !b.all:
+		out.ids = minusIDs(b.ids, a.ids)
+	case !a.all && b.all:
+		out.ids = minusIDs(a.ids, b.ids)
+	default:
+		out.all, out.ids = true, orIDs(a.ids, b.ids)
+	}
+	return out
+}
+
+func union(a, b set) set {
+	out := set{exact: a.exact && b.exact}
+	switch {
+	case !a.all && !b.all:
+		out.ids = orIDs(a.ids, b.ids)
+	case a.all && !b.all:
+		out.all, out.ids = true, minusIDs(a.ids, b.ids)
+	case !a.all && b.all:
+		out.all, out.ids = true, minusIDs(b.ids, a.ids)
+	default:
+		out.all, out.ids = true, andIDs(a.ids, b.ids)
+	}
+	return out
+}
+
+func complement(a set) set {
+	if !a.exact {
+		// A superset's complement is a subset: useless for finding
+		// candidates.
+		return unknown
+	}
+	return set{all: !a.all, ids: a.ids, exact: true}
+}
+
+// andIDs intersects sorted lists; a short list probes a long one by binary
+// search.
+func andIDs(a, b []uint64) []uint64 {
+	if len(a) > len(b) {
+		a, b = b, a
+	}
+	var out []uint64
+	if len(a)*16 < len(b) {
+		for _, id := range a {
+			if i, ok := slices.BinarySearch(b, id); ok {
+				out = append(out, id)
+				b = b[i+1:]
+			}
+		}
+		return out
+	}
+	for i, j := 0, 0; i < len(a) && j < len(b); {
+		switch {
+		case a[i] < b[j]:
+			i++
+		case a[i] > b[j]:
+			j++
+		default:
+			out = append(out, a[i])
+			i++
+			j++
+		}
+	}
+	return out
+}
+
+func orIDs(a, b []uint64) []uint64 {
+	if len(a) == 0 {
+		return b
+	}
+	if len(b) == 0 {
+		return a
+	}
+	out := make([]uint64, 0, len(a)+len(b))
+	i, j := 0, 0
+	for i < len(a) && j < len(b) {
+		switch {
+		case a[i] < b[j]:
+			out = append(out, a[i])
+			i++
+		case a[i] > b[j]:
+			out = append(out, b[j])
+			j++
+		default:
+			out = append(out, a[i])
+			i++
+			j++
+		}
+	}
+	out = append(out, a[i:]...)
+	return append(out, b[j:]...)
+}
+
+func minusIDs(a, b []uint64) []uint64 {
+	if len(b) == 0 {
+		return a
+	}
+	var out []uint64
+	j := 0
+	for _, id := range a {
+		for j < len(b) && b[j] < id {
+			j++
+		}
+		if j < len(b) && b[j] == id {
+			continue
+		}
+		out = append(out, id)
+	}
+	return out
+}
+
+// scorer is one positive term of the query in one language, for BM25.
+type scorer struct {
+	lang int
+	list *plist // field-filtered; pays nil means frequency 1
+}
+
+// evalCtx is the state of compiling the query for one language.
+type evalCtx struct {
+	lang     string
+	langIdx  int
+	scorers  *[]scorer
+	scoreKey map[string]bool
+	err      error
+}
+
+// list returns the postings of term in lang, filtered to field.
+func (e *engine) list(lang, term string, field query.Field) (*plist, error) {
+	key := bytesKey(lang, term)
+	pl := e.postings[key]
+	if pl == nil {
+		pl = &plist{}
+		err := e.r.Postings(lang, term, func(id uint64, p store.Posting) bool {
+			pl.ids = append(pl.ids, id)
+			pl.pays = append(pl.pays, p)
+			return true
+		})
+		if err != nil {
+			return nil, err
+		}
+		if e.postings == nil {
+			e.postings = map[string]*plist{}
+		}
+		e.postings[key] = pl
+	}
+	if field != query.FieldTitle && field != query.FieldAuthor {
+		return pl, nil
+	}
+	out := &plist{}
+	for i, p := range pl.pays {
+		if (field == query.FieldTitle && p.Title) || (field == query.FieldAuthor && p.Author) {
+			out.ids = append(out.ids, pl.ids[i])
+			out.pays = append(out.pays, p)
+		}
+	}
+	return out, nil
+}
+
+// prefixList returns the items with a term of lang that starts with the
+// spaceless unit u (see analyze.PrefixMatch), filtered to field.
+func (e *engine) prefixList(lang, u string, field query.Field) (*plist, error) {
+	var terms []string
+	err := e.r.TermsWithPrefix(lang, u, func(term string) bool {
+		if analyze.PrefixMatch(term, u) {
+			terms = append(terms, term)
+		}
+		return true
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := &plist{}
+	for _, t := range terms {
+		pl, err := e.list(lang, t, field)
+		if err != nil {
+			return nil, err
+		}
+		out.ids = orIDs(out.ids, pl.ids)
+	}
+	return out, nil
+}
+
+// terms intersects the lists of terms and records them for scoring.
+func (e *engine) terms(c *evalCtx, terms []string, field query.Field, positive bool) set {
+	out := everything
+	first := true
+	for _, t := range terms {
+		pl, err := e.list(c.lang, t, field)
+		if err != nil {
+			c.err = err
+			return unknown
+		}
+		if positive {
+			e.addScorer(c, t, field, pl)
+		}
+		if first {
+			out, first = set{ids: pl.ids, exact: true}, false
+			continue
+		}
+		out = intersect(out, set{ids: pl.ids, exact: true})
+	}
+	return out
+}
+
+func (e *engine) addScorer(c *evalCtx, term string, field query.Field, pl *plist) {
+	if c.scorers == nil {
+		return
+	}
+	key := bytesKey(c.lang, term) + "\x00" + string(rune('0'+field))
+	if c.scoreKey[key] {
+		return
+	}
+	c.scoreKey[key] = true
+	*c.scorers = append(*c.scorers, scorer{lang: c.langIdx, list: pl})
+}
+
+// eval compiles n for one language; positive says whether n's words
+// count for the score (they do not under a '-').
+func (e *engine) eval(c *evalCtx, n query.Node, positive bool) set {
+	if c.err != nil {
+		return unknown
+	}
+	switch n := n.(type) {
+	case *query.And:
+		out := everything
+		for _, x := range n.Nodes {
+			out = intersect(out, e.eval(c, x, positive))
+		}
+		return out
+	case *query.Or:
+		var out set
+		for i, x := range n.Nodes {
+			s := e.eval(c, x, positive)
+			if i == 0 {
+				out = s
+				continue
+			}
+			out = union(out, s)
+		}
+		return out
+	case *query.Not:
+		return complement(e.eval(c, n.Node, false))
+	case *query.Word:
+		if n.Field == query.FieldURL {
+			return unknown
+		}
+		q := e.a.WordQuery(c.lang, n.Tokens)
+		if q.Prefix != "" {
+			pl, err := e.prefixList(c.lang, q.Prefix, n.Field)
+			if err != nil {
+				c.err = err
+				return unknown
+			}
+			if positive {
+				e.addScorer(c, "\x01"+q.Prefix, n.Field, pl)
+			}
+			return set{ids: pl.ids, exact: q.Exact}
+		}
+		if len(q.Terms) == 0 {
+			return unknown // a stopword: matched as a whole word
+		}
+		s := e.terms(c, q.Terms, n.Field, positive)
+		s.exact = s.exact && q.Exact
+		return s
+	case *query.Phrase:
+		if n.Field == query.FieldURL {
+			return unknown
+		}
+		q := e.a.PhraseQuery(c.lang, n.Tokens)
+		if len(q.Terms) == 0 {
+			return unknown
+		}
+		s := e.terms(c, q.Terms, n.Field, positive)
+		s.exact = false
+		return s
+	case *query.Lang:
+		if slices.Contains(n.Codes, c.lang) {
+			return everything
+		}
+		return set{exact: true}
+	}
+	// Regex, and feed:, cat:, since:, until: below the top level.
+	return unknown
+}
+
+// searchLangs returns the languages to search: those the restrictions
+// name, or every language in the index.
+func (e *engine) searchLangs(stats map[string]store.LangStats) []string {
+	var out []string
+	if e.scan.Langs != nil {
+		for _, l := range e.scan.Langs {
+			if stats[l].Docs > 0 {
+				out = append(out, l)
+			}
+		}
+		return out
+	}
+	for l, st := range stats {
+		if st.Docs > 0 {
+			out = append(out, l)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// indexed answers the query from the index.
+func (e *engine) indexed() error {
+	stats, err := e.r.Langs()
+	if err != nil {
+		return err
+	}
+	relevance := e.req.Sort == Relevance
+	if relevance && e.hasCur && e.cur.kind == kindRelevance {
+		stats = e.cur.stats
+	}
+	langs := e.searchLangs(stats)
+	var scorers []scorer
+	sets := make([]set, len(langs))
+	for i, l := range langs {
+		c := &evalCtx{lang: l, langIdx: i}
+		if relevance {
+			c.scorers, c.scoreKey = &scorers, map[string]bool{}
+		}
+		sets[i] = e.eval(c, e.rest, true)
+		if c.err != nil {
+			return c.err
+		}
+	}
+	if relevance && len(scorers) > 0 {
+		if e.hasCur && e.cur.kind != kindRelevance {
+			return ErrCursor
+		}
+		return e.ranked(langs, sets, scorers, stats)
+	}
+	// Nothing to rank by (no words outside a '-'): newest first.
+	if e.hasCur && e.cur.kind != kindNewest {
+		return ErrCursor
+	}
+	return e.newest(langs, sets)
+}
+
+// filter holds the restrictions and the cursor, applied to candidates.
+type filter struct {
+	feeds  map[uint64]bool // nil: any
+	lo, hi int64
+	after  *store.Position
+	maxID  uint64 // 0: any
+}
+
+func (e *engine) filter() filter {
+	f := filter{}
+	if e.scan.FeedIDs != nil {
+		f.feeds = map[uint64]bool{}
+		for _, id := range e.scan.FeedIDs {
+			f.feeds[id] = true
+		}
+	}
+	f.lo, f.hi = e.sinceUntil()
+	if e.hasCur && e.cur.kind == kindNewest {
+		f.after = &e.cur.pos
+	}
+	return f
+}
+
+// row returns the position and length of a candidate that passes the
+// filter.
+func (e *engine) row(f *filter, id uint64) (store.Row, bool, error) {
+	if f.maxID != 0 && id > f.maxID {
+		return store.Row{}, false, nil
+	}
+	row, ok, err := e.r.Row(id)
+	if err != nil {
+		return row, false, err
+	}
+	if !ok {
+		// Every item of a usable index has a row; be safe anyway.
+		it, err := e.r.Item(id)
+		if err != nil {
+			return row, false, err
+		}
+		row = store.Row{Pos: store.PositionOf(&it), FeedID: it.FeedID}
+	}
+	if f.feeds != nil && !f.feeds[row.FeedID] {
+		return row, false, nil
+	}
+	if row.Pos.Nanos < f.lo || row.Pos.Nanos >= f.hi {
+		return row, false, nil
+	}
+	if f.after != nil && !f.after.Before(row.Pos) {
+		return row, false, nil
+	}
+	return row, true, nil
+}
+
+// take loads a candidate, checks it if the index was not exact, and adds it
+// to the page; it reports whether the page wants more.
+func (e *engine) take(c *candidate) (bool, error) {
+	it, err := e.r.Item(c.pos.ID)
+	if err != nil {
+		return false, err
+	}
+	f := e.feed(it.FeedID)
+	if !c.exact {
+		e.page.Checked++
+		if !e.rest.Match(&it, &f) {
+			return true, nil
+		}
+	}
+	e.page.Hits = append(e.page.Hits, Hit{Item: it, Feed: f, Score: c.score})
+	return !e.full(), nil
+}
+
+// newest lists the candidates newest first: the finite sets through a
+// heap, the languages the index could not narrow through the store's
+// newest-first scan, merged.
+func (e *engine) newest(langs []string, sets []set) error {
+	f := e.filter()
+	h := &newestHeap{}
+	langIdx := map[string]int{}
+	var streamLangs []string
+	for i, l := range langs {
+		s := sets[i]
+		langIdx[l] = i
+		if s.all {
+			streamLangs = append(streamLangs, l)
+			continue
+		}
+		for _, id := range s.ids {
+			row, ok, err := e.row(&f, id)
+			if err != nil {
+				return err
+			}
+			if ok {
+				h.items = append(h.items, candidate{pos: row.Pos, lang: i, exact: s.exact})
+			}
+		}
+	}
+	e.page.Candidates = len(h.items)
+	heap.Init(h)
+	more := true
+	drainUntil := func(stop *store.Position) error {
+		for more && len(h.items) > 0 && (stop == nil || h.items[0].pos.Before(*stop)) {
+			c := heap.Pop(h).(candidate)
+			var err error
+			if more, err = e.take(&c); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if len(streamLangs) > 0 {
+		q := e.scan
+		if q.Langs != nil || len(streamLangs) < len(langs) {
+			q.Langs = streamLangs
+		}
+		var err error
+		scanErr := e.r.Scan(e.ctx, q, f.after, func(se store.ScanEntry) bool {
+			i, ok := langIdx[se.Lang]
+			if !ok || idsContain(sets[i].ids, se.Pos.ID) {
+				return true
+			}
+			if err = drainUntil(&se.Pos); err != nil || !more {
+				return false
+			}
+			e.page.Candidates++
+			c := candidate{pos: se.Pos, lang: i, exact: sets[i].exact}
+			more, err = e.take(&c)
+			return err == nil && more
+		})
+		if err == nil {
+			err = scanErr
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if err := drainUntil(nil); err != nil {
+		return err
+	}
+	e.finish(newestCursor)
+	return nil
+}
+
+type newestHeap struct{ items []candidate }
+
+func (h *newestHeap) Len() int           { return len(h.items) }
+func (h *newestHeap) Less(i, j int) bool { return h.items[i].pos.Before(h.items[j].pos) }
+func (h *newestHeap) Swap(i, j int)      { h.items[i], h.items[j] = h.items[j], h.items[i] }
+func (h *newestHeap) Push(x any)         { h.items = append(h.items, x.(candidate)) }
+func (h *newestHeap) Pop() any {
+	x := h.items[len(h.items)-1]
+	h.items = h.items[:len(h.items)-1]
+	return x
+}
+
+// BM25 parameters: the usual k1 and b; a title occurrence counts
+// titleBoost times.
+const (
+	bm25K1     = 1.2
+	bm25B      = 0.75
+	titleBoost = 3
+)
+
+// ranked orders every candidate by score. The corpus statistics (items and
+// total length per language) come from the cursor after the first page,
+// and document frequencies count only items up to the first page's highest
+// ID, so the scores of a listing do not move while new items arrive; items
+// newer than the first page are left out of its later pages.
+func (e *engine) ranked(langs []string, sets []set, scorers []scorer, stats map[string]store.LangStats) error {
+	f := e.filter()
+	maxID := e.r.MaxItemID()
+	if e.hasCur {
+		maxID = e.cur.maxID
+	}
+	f.maxID = maxID
+	var cands []candidate
+	var lens []int
+	index := map[uint64]int{}
+	add := func(row store.Row, lang int, exact bool) {
+		index[row.Pos.ID] = len(cands)
+		cands = append(cands, candidate{pos: row.Pos, lang: lang, exact: exact})
+		lens = append(lens, row.Len)
+	}
+	langIdx := map[string]int{}
+	var streamLangs []string
+	for i, l := range langs {
+		s := sets[i]
+		langIdx[l] = i
+		if s.all {
+			streamLangs = append(streamLangs, l)
+			continue
+		}
+		for _, id := range s.ids {
+			row, ok, err := e.row(&f, id)
+			if err != nil {
+				return err
+			}
+			if ok {
+				add(row, i, s.exact)
+			}
+		}
+	}
+	if len(streamLangs) > 0 {
+		q := e.scan
+		q.Langs = streamLangs
+		var err error
+		scanErr := e.r.Scan(e.ctx, q, nil, func(se store.ScanEntry) bool {
+			i, ok := langIdx[se.Lang]
+			if !ok || se.Pos.ID > maxID || idsContain(sets[i].ids, se.Pos.ID) {
+				return true
+			}
+			var row store.Row
+			if row, ok, err = e.r.Row(se.Pos.ID); err != nil {
+				return false
+			}
+			if !ok {
+				row = store.Row{Pos: se.Pos, FeedID: se.FeedID}
+			}
+			add(row, i, sets[i].exact)
+			return true
+		})
+		if err == nil {
+			err = scanErr
+		}
+		if err != nil {
+			return err
+		}
+	}
+	e.page.Candidates = len(cands)
+
+	// Scores, term by term in a fixed order, so that a score computed for
+	// a later page is the same float.
+	for _, sc := range scorers {
+		l := langs[sc.lang]
+		st := stats[l]
+		n := float64(st.Docs)
+		avg := 1.0
+		if st.Docs > 0 && st.SumLen > 0 {
+			avg = float64(st.SumLen) / n
+		}
+		df := 0
+		for _, id := range sc.list.ids {
+			if id <= maxID {
+				df++
+			}
+		}
+		idf := math.Log(1 + (n-float64(df)+0.5)/(float64(df)+0.5))
+		for j, id := range sc.list.ids {
+			ci, ok := index[id]
+			if !ok || cands[ci].lang != sc.lang {
+				continue
+			}
+			tf := 1.0
+			if sc.list.pays != nil {
+				p := sc.list.pays[j]
+				tf = float64(p.Freq)
+				if p.Title {
+					tf += titleBoost - 1
+				}
+			}
+			norm := bm25K1 * (1 - bm25B + bm25B*float64(lens[ci])/avg)
+			cands[ci].score += idf * tf * (bm25K1 + 1) / (tf + norm)
+		}
+	}
+	h := &rankHeap{}
+	for _, c := range cands {
+		if e.hasCur && !rankedAfter(&e.cur, &c) {
+			continue
+		}
+		h.items = append(h.items, c)
+	}
+	heap.Init(h)
+	for len(h.items) > 0 {
+		c := heap.Pop(h).(candidate)
+		more, err := e.take(&c)
+		if err != nil {
+			return err
+		}
+		if !more {
+			break
+		}
+	}
+	snapshot := map[string]store.LangStats{}
+	for _, l := range langs {
+		snapshot[l] = stats[l]
+	}
+	e.finish(func(last *Hit) cursor {
+		return cursor{kind: kindRelevance, pos: store.PositionOf(&last.Item), score: last.Score, maxID: maxID, stats: snapshot}
+	})
+	return nil
+}
+
+// rankedAfter reports whether c comes after the cursor by score, then
+// newest first.
+func rankedAfter(cur *cursor, c *candidate) bool {
+	if c.score != cur.score {
+		return c.score < cur.score
+	}
+	return cur.pos.Before(c.pos)
+}
+
+type rankHeap struct{ items []candidate }
+
+func (h *rankHeap) Len() int { return len(h.items) }
+func (h *rankHeap) Less(i, j int) bool {
+	a, b := &h.items[i], &h.items[j]
+	if a.score != b.score {
+		return a.score > b.score
+	}
+	return a.pos.Before(b.pos)
+}
+func (h *rankHeap) Swap(i, j int) { h.items[i], h.items[j] = h.items[j], h.items[i] }
+func (h *rankHeap) Push(x any)    { h.items = append(h.items, x.(candidate)) }
+func (h *rankHeap) Pop() any {
+	x := h.items[len(h.items)-1]
+	h.items = h.items[:len(h.items)-1]
+	return x
+}

@@ -1,0 +1,421 @@
+// Package search answers queries of the query language (filter/query) from
+// the store's keyword index: it compiles the parsed query into operations
+// on posting lists, analysing each query word in every language searched,
+// and returns items newest first or ranked by BM25, one page at a time
+// with a cursor that stays stable while new items arrive.
+//
+// The answer is always the one the query's reference semantics (Node.Match)
+// gives; the index only finds the candidates fast. Parts of a query the
+// index cannot decide (phrases, /regex/, stopwords, inurl:) are checked on
+// the candidates. Without a usable index (never built, or stale), queries
+// scan the store instead: slower, same answers.
+package search
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+
+	"babelfeed"
+	"babelfeed/filter/analyze"
+	"babelfeed/filter/query"
+	"babelfeed/store"
+)
+
+// Indexer returns the store Indexer that analyses items with
+// filter/analyze; open stores with it so that writes keep the index.
+func Indexer() *store.Indexer {
+	return &store.Indexer{Version: analyze.Version, Terms: itemTerms}
+}
+
+func itemTerms(it *babelfeed.Item, dst []store.Term) []store.Term {
+	a := analyze.Get()
+	defer analyze.Put(a)
+	a.ItemTerms(it, func(term string, info analyze.TermInfo) {
+		dst = append(dst, store.Term{
+			Text: term, Freq: info.Freq,
+			Title: info.Where&analyze.InTitle != 0, Author: info.Where&analyze.InAuthor != 0,
+		})
+	})
+	return dst
+}
+
+// Sort is the order of results.
+type Sort int
+
+const (
+	// Newest lists the newest items first (by store.SortTime, then ID).
+	Newest Sort = iota
+	// Relevance ranks by BM25 over the query's words (title words count
+	// more), the newest first among equal scores. A query without words
+	// is listed newest first.
+	Relevance
+)
+
+// ParseSort reads "newest" (or "") and "relevance".
+func ParseSort(s string) (Sort, error) {
+	switch s {
+	case "", "newest":
+		return Newest, nil
+	case "relevance":
+		return Relevance, nil
+	}
+	return Newest, fmt.Errorf("sort must be newest or relevance, got %q", s)
+}
+
+func (s Sort) String() string {
+	if s == Relevance {
+		return "relevance"
+	}
+	return "newest"
+}
+
+// Request is one page of a query.
+type Request struct {
+	// Query is the parsed query; nil selects every item.
+	Query query.Node
+	Sort  Sort
+	// Limit is the page size; 0 means no limit.
+	Limit int
+	// Cursor continues after a previous page (Page.Next) of the same query
+	// and sort; "" starts at the beginning.
+	Cursor string
+}
+
+// Hit is one item found.
+type Hit struct {
+	Item  babelfeed.Item
+	Feed  babelfeed.Feed // the item's feed (zero if it was removed)
+	Score float64        // BM25 score when sorted by relevance
+}
+
+// Page is one page of results.
+type Page struct {
+	Hits []Hit
+	// Next continues with the following page; "" on the last one.
+	Next string
+	// Indexed says whether the keyword index answered; false means the
+	// store was scanned (no usable index, or a query without words).
+	Indexed bool
+	// Candidates is how many items the index proposed, Checked how many of
+	// them (or of the scanned ones) were matched against the whole query.
+	Candidates, Checked int
+}
+
+// Errors returned (wrapped) by Search.
+var (
+	// ErrNoIndex means relevance ranking was asked of a store whose keyword
+	// index is not built or is stale: run Reindex.
+	ErrNoIndex = errors.New("the keyword index is not built (run `babelfeed reindex`)")
+	// ErrCursor means the cursor is malformed or belongs to another query.
+	ErrCursor = errors.New("bad cursor")
+)
+
+// Search runs one page of req in one read transaction of s.
+func Search(ctx context.Context, s *store.Store, req Request) (Page, error) {
+	var page Page
+	err := s.ReadIndex(func(r *store.IndexReader) error {
+		e := &engine{ctx: ctx, r: r, req: req, a: analyze.Get()}
+		defer analyze.Put(e.a)
+		err := e.run()
+		page = e.page
+		return err
+	})
+	if err != nil {
+		return Page{}, fmt.Errorf("search %q: %w", queryString(req.Query), err)
+	}
+	return page, nil
+}
+
+// IndexUsable reports whether s has a keyword index built by this
+// package's analysis and covering every item.
+func IndexUsable(s *store.Store) (bool, error) {
+	st, err := s.IndexState()
+	return st.Usable(analyze.Version), err
+}
+
+func queryString(n query.Node) string {
+	if n == nil {
+		return ""
+	}
+	return n.String()
+}
+
+// engine runs one request.
+type engine struct {
+	ctx context.Context
+	r   *store.IndexReader
+	req Request
+	a   *analyze.Analyzer
+
+	feeds map[uint64]*babelfeed.Feed
+	// The restrictions taken from the top level of the query, and the rest
+	// of it (nil: nothing).
+	scan babelfeed.Query // Langs, FeedIDs, Since, Until
+	none bool            // the restrictions exclude everything
+	rest query.Node
+
+	postings map[string]*plist // lang 0 term -> decoded postings
+	cur      cursor
+	hasCur   bool
+	page     Page
+}
+
+// plist is one decoded posting list.
+type plist struct {
+	ids  []uint64
+	pays []store.Posting
+}
+
+func (e *engine) run() error {
+	feedList, err := e.r.Feeds()
+	if err != nil {
+		return err
+	}
+	e.feeds = make(map[uint64]*babelfeed.Feed, len(feedList))
+	for i := range feedList {
+		e.feeds[feedList[i].ID] = &feedList[i]
+	}
+	e.split(feedList)
+	if e.req.Cursor != "" {
+		c, err := decodeCursor(e.req.Cursor, e.fingerprint())
+		if err != nil {
+			return err
+		}
+		e.cur, e.hasCur = c, true
+	}
+	if e.none {
+		return nil
+	}
+	usable := e.r.State().Usable(analyze.Version)
+	switch {
+	case e.rest == nil:
+		return e.scanAll(nil)
+	case !usable:
+		if e.req.Sort == Relevance {
+			return ErrNoIndex
+		}
+		return e.scanAll(e.rest)
+	}
+	e.page.Indexed = true
+	return e.indexed()
+}
+
+// split moves the top-level restrictions of the query (lang:, -lang:,
+// feed:, cat:, since:, until:) into e.scan, which the store's indexes
+// apply exactly; the other terms stay in e.rest.
+func (e *engine) split(feedList []babelfeed.Feed) {
+	var terms []query.Node
+	switch n := e.req.Query.(type) {
+	case nil:
+	case *query.And:
+		terms = n.Nodes
+	default:
+		terms = []query.Node{n}
+	}
+	var langs, notLangs map[string]bool
+	var feedSet map[uint64]bool
+	var rest []query.Node
+	for _, t := range terms {
+		switch n := t.(type) {
+		case *query.Lang:
+			next := map[string]bool{}
+			for _, c := range n.Codes {
+				if langs == nil || langs[c] {
+					next[c] = true
+				}
+			}
+			langs = next
+		case *query.Not:
+			if l, ok := n.Node.(*query.Lang); ok {
+				if notLangs == nil {
+					notLangs = map[string]bool{}
+				}
+				for _, c := range l.Codes {
+					notLangs[c] = true
+				}
+				continue
+			}
+			rest = append(rest, t)
+		case *query.FeedRef, *query.Category:
+			next := map[uint64]bool{}
+			for i := range feedList {
+				f := &feedList[i]
+				if (feedSet == nil || feedSet[f.ID]) && t.Match(&babelfeed.Item{FeedID: f.ID}, f) {
+					next[f.ID] = true
+				}
+			}
+			feedSet = next
+		case *query.Since:
+			if n.T.After(e.scan.Since) {
+				e.scan.Since = n.T
+			}
+		case *query.Until:
+			if e.scan.Until.IsZero() || n.T.Before(e.scan.Until) {
+				e.scan.Until = n.T
+			}
+		default:
+			rest = append(rest, t)
+		}
+	}
+	if notLangs != nil {
+		if langs == nil {
+			// Every language the store has, but those.
+			langs = map[string]bool{}
+			for _, f := range feedList {
+				for l, n := range f.Languages {
+					if n > 0 {
+						langs[l] = true
+					}
+				}
+			}
+		}
+		for l := range notLangs {
+			delete(langs, l)
+		}
+	}
+	if langs != nil {
+		if len(langs) == 0 {
+			e.none = true
+		}
+		e.scan.Langs = slices.Sorted(mapKeys(langs))
+	}
+	if feedSet != nil {
+		if len(feedSet) == 0 {
+			e.none = true
+		}
+		e.scan.FeedIDs = slices.Sorted(mapKeys(feedSet))
+	}
+	if !e.scan.Since.IsZero() && !e.scan.Until.IsZero() && !e.scan.Since.Before(e.scan.Until) {
+		e.none = true
+	}
+	switch len(rest) {
+	case 0:
+	case 1:
+		e.rest = rest[0]
+	default:
+		e.rest = &query.And{Nodes: rest}
+	}
+}
+
+func mapKeys[K comparable, V any](m map[K]V) func(func(K) bool) {
+	return func(yield func(K) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
+
+// fingerprint ties a cursor to the query and sort it was made for.
+func (e *engine) fingerprint() uint64 {
+	h := uint64(14695981039346656037)
+	for _, c := range []byte(e.req.Sort.String() + "\x00" + queryString(e.req.Query)) {
+		h = (h ^ uint64(c)) * 1099511628211
+	}
+	return h
+}
+
+func (e *engine) feed(id uint64) babelfeed.Feed {
+	if f := e.feeds[id]; f != nil {
+		return *f
+	}
+	return babelfeed.Feed{}
+}
+
+// full reports whether the page has all it needs; one hit more than the
+// limit is collected to know that a next page exists.
+func (e *engine) full() bool {
+	return e.req.Limit > 0 && len(e.page.Hits) > e.req.Limit
+}
+
+// finish trims the extra hit and makes the next cursor.
+func (e *engine) finish(make func(last *Hit) cursor) {
+	if e.req.Limit > 0 && len(e.page.Hits) > e.req.Limit {
+		e.page.Hits = e.page.Hits[:e.req.Limit]
+		c := make(&e.page.Hits[len(e.page.Hits)-1])
+		e.page.Next = c.encode(e.fingerprint())
+	}
+}
+
+func newestCursor(last *Hit) cursor {
+	return cursor{kind: kindNewest, pos: store.PositionOf(&last.Item)}
+}
+
+// scanAll lists the items the restrictions select, newest first, checking
+// check (nil: none) on each: the path without an index or without words.
+func (e *engine) scanAll(check query.Node) error {
+	var after *store.Position
+	if e.hasCur {
+		after = &e.cur.pos
+	}
+	var err error
+	scanErr := e.r.Scan(e.ctx, e.scan, after, func(se store.ScanEntry) bool {
+		var it babelfeed.Item
+		if it, err = e.r.Item(se.Pos.ID); err != nil {
+			return false
+		}
+		f := e.feed(it.FeedID)
+		if check != nil {
+			e.page.Checked++
+			if !check.Match(&it, &f) {
+				return true
+			}
+		}
+		e.page.Hits = append(e.page.Hits, Hit{Item: it, Feed: f})
+		return !e.full()
+	})
+	if err == nil {
+		err = scanErr
+	}
+	if err != nil {
+		return err
+	}
+	e.finish(newestCursor)
+	return nil
+}
+
+// sinceUntil returns the restrictions' time range in nanoseconds, [lo, hi).
+func (e *engine) sinceUntil() (lo, hi int64) {
+	lo, hi = math.MinInt64, math.MaxInt64
+	if !e.scan.Since.IsZero() {
+		lo = nanos(e.scan.Since)
+	}
+	if !e.scan.Until.IsZero() {
+		hi = nanos(e.scan.Until)
+	}
+	return lo, hi
+}
+
+// nanos is t in Unix nanoseconds, clamped as the store does.
+func nanos(t time.Time) int64 {
+	return store.PositionOf(&babelfeed.Item{Published: t}).Nanos
+}
+
+// idsContain reports whether the sorted ids hold id.
+func idsContain(ids []uint64, id uint64) bool {
+	_, ok := slices.BinarySearch(ids, id)
+	return ok
+}
+
+// candidate is an item the index proposed.
+type candidate struct {
+	pos   store.Position
+	lang  int // index into the languages searched
+	exact bool
+	score float64
+}
+
+// bytesKey builds the cache key of a posting list.
+func bytesKey(lang, term string) string {
+	var b bytes.Buffer
+	b.WriteString(lang)
+	b.WriteByte(0)
+	b.WriteString(term)
+	return b.String()
+}
