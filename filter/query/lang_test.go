@@ -231,3 +231,31 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestCompose(t *testing.T) {
+	n, err := Compose("xiaomi OR samsung", Filters{Langs: []string{"it,ES"}, Feeds: []string{"3,https://x.example/rss"}, Category: "/Italiano/", Since: "24h"}, testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := n.String(), `(xiaomi OR samsung) lang:it,es feed:3,https://x.example/rss cat:"Italiano" since:24h`; got != want {
+		t.Errorf("Compose = %s, want %s", got, want)
+	}
+	if n, err := Compose("", Filters{}, testNow); n != nil || err != nil {
+		t.Errorf("Compose of nothing = %v, %v", n, err)
+	}
+	for _, c := range []struct {
+		q    string
+		f    Filters
+		want string
+	}{
+		{"(", Filters{}, "unclosed"},
+		{"", Filters{Langs: []string{"italian"}}, "lang:"},
+		{"", Filters{Since: "yesterday"}, "since:"},
+		{"", Filters{Until: "soon"}, "until:"},
+		{"", Filters{Since: "2026-11-20", Until: "2026-11-10"}, "is not before"},
+	} {
+		if _, err := Compose(c.q, c.f, testNow); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Compose(%q, %+v): %v, want an error with %q", c.q, c.f, err, c.want)
+		}
+	}
+}

@@ -114,3 +114,87 @@ func Matcher(q babelfeed.Query) func(*babelfeed.Item) bool {
 	m := text.NewMatcher(q.Words)
 	return func(it *babelfeed.Item) bool { return m.Match(it.Title, it.Summary, it.Content) }
 }
+
+// Filters narrow a query from outside its text: the CLI's flags and the
+// API's parameters (lang=, feed=, category=, since=, until=).
+type Filters struct {
+	Langs    []string // "it,es" or separate values
+	Feeds    []string // feed IDs, or URLs (see FeedRef)
+	Category string
+	Since    string // see ParseWhen
+	Until    string
+}
+
+// Compose parses q (the query language; "" selects everything) and ANDs
+// the filters to it. now anchors relative times. Errors name the part at
+// fault: a *SyntaxError for q, "lang: ..." and so on for the filters.
+func Compose(q string, f Filters, now time.Time) (Node, error) {
+	n, err := Parse(q, now)
+	if err != nil {
+		return nil, err
+	}
+	var nodes []Node
+	if n != nil {
+		nodes = append(nodes, n)
+	}
+	langs, err := ParseLangs(f.Langs...)
+	if err != nil {
+		return nil, fmt.Errorf("lang: %w", err)
+	}
+	if len(langs) > 0 {
+		nodes = append(nodes, &Lang{Codes: langs})
+	}
+	var feeds []string
+	for _, v := range f.Feeds {
+		for _, part := range strings.Split(v, ",") {
+			if part = strings.TrimSpace(part); part != "" {
+				feeds = append(feeds, part)
+			}
+		}
+	}
+	if len(feeds) > 0 {
+		nodes = append(nodes, &FeedRef{Values: feeds})
+	}
+	if c := strings.Trim(strings.TrimSpace(f.Category), "/"); c != "" {
+		nodes = append(nodes, &Category{Path: c})
+	}
+	var since, until time.Time
+	if since, err = ParseWhen(f.Since, now); err != nil {
+		return nil, fmt.Errorf("since: %w", err)
+	}
+	if until, err = ParseWhen(f.Until, now); err != nil {
+		return nil, fmt.Errorf("until: %w", err)
+	}
+	if !since.IsZero() && !until.IsZero() && !since.Before(until) {
+		return nil, fmt.Errorf("since (%s) is not before until (%s)", since.Format(time.RFC3339), until.Format(time.RFC3339))
+	}
+	if !since.IsZero() {
+		nodes = append(nodes, &Since{Raw: strings.TrimSpace(f.Since), T: since})
+	}
+	if !until.IsZero() {
+		nodes = append(nodes, &Until{Raw: strings.TrimSpace(f.Until), T: until})
+	}
+	return AndOf(nodes...), nil
+}
+
+// AndOf joins nodes with AND, flattening nested Ands and dropping nils; it
+// returns nil for none and the node itself for one.
+func AndOf(nodes ...Node) Node {
+	var out []Node
+	for _, n := range nodes {
+		switch n := n.(type) {
+		case nil:
+		case *And:
+			out = append(out, n.Nodes...)
+		default:
+			out = append(out, n)
+		}
+	}
+	switch len(out) {
+	case 0:
+		return nil
+	case 1:
+		return out[0]
+	}
+	return &And{Nodes: out}
+}

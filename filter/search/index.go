@@ -439,6 +439,9 @@ func (e *engine) take(c *candidate) (bool, error) {
 			return true, nil
 		}
 	}
+	if e.hideDuplicate(&it) {
+		return true, nil
+	}
 	e.page.Hits = append(e.page.Hits, Hit{Item: it, Feed: f, Score: c.score})
 	return !e.full(), nil
 }

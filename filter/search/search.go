@@ -84,6 +84,12 @@ type Request struct {
 	// Cursor continues after a previous page (Page.Next) of the same query
 	// and sort; "" starts at the beginning.
 	Cursor string
+	// AllDuplicates lists cross-feed duplicates too. By default a
+	// duplicate (Item.DuplicateOf) is left out when its original matches
+	// the query as well, since the original stands for the story; one
+	// whose original does not match (only the copy has the word, or the
+	// query names the copy's feed) is listed.
+	AllDuplicates bool
 }
 
 // Hit is one item found.
@@ -367,6 +373,9 @@ func (e *engine) scanAll(check query.Node) error {
 				return true
 			}
 		}
+		if e.hideDuplicate(&it) {
+			return true
+		}
 		e.page.Hits = append(e.page.Hits, Hit{Item: it, Feed: f})
 		return !e.full()
 	})
@@ -378,6 +387,23 @@ func (e *engine) scanAll(check query.Node) error {
 	}
 	e.finish(newestCursor)
 	return nil
+}
+
+// hideDuplicate reports whether it is a duplicate to leave out (see
+// Request.AllDuplicates).
+func (e *engine) hideDuplicate(it *babelfeed.Item) bool {
+	if e.req.AllDuplicates || it.DuplicateOf == 0 {
+		return false
+	}
+	orig, err := e.r.Item(it.DuplicateOf)
+	if err != nil {
+		return false // the original is gone: the copy is all there is
+	}
+	if e.req.Query == nil {
+		return true
+	}
+	f := e.feed(orig.FeedID)
+	return e.req.Query.Match(&orig, &f)
 }
 
 // sinceUntil returns the restrictions' time range in nanoseconds, [lo, hi).

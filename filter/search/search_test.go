@@ -246,7 +246,7 @@ func all(t *testing.T, s *store.Store, n query.Node, sort Sort, pageSize int) ([
 	t.Helper()
 	var ids []uint64
 	var scores []float64
-	req := Request{Query: n, Sort: sort, Limit: pageSize}
+	req := Request{Query: n, Sort: sort, Limit: pageSize, AllDuplicates: true}
 	var first Page
 	for pages := 0; ; pages++ {
 		p, err := Search(context.Background(), s, req)
@@ -496,5 +496,52 @@ func TestRelevanceRanksTitleAndFrequency(t *testing.T) {
 	}
 	if strings.Join(keys, " ") != "body twice title" {
 		t.Errorf("newest first %v, want body, twice, title", keys)
+	}
+}
+
+func TestDuplicatesHiddenWhenTheOriginalMatches(t *testing.T) {
+	s, err := store.Open(filepath.Join(t.TempDir(), "s.db"), store.Options{Indexer: Indexer(), NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	added, _, err := s.AddFeeds([]babelfeed.Feed{{URL: "https://a.example/rss"}, {URL: "https://b.example/rss"}}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	orig := babelfeed.Item{Key: "o", Lang: "it", URL: "https://news.example/storia", Title: "Una notizia", Published: testNow, ContentHash: "o"}
+	dup := babelfeed.Item{Key: "d", Lang: "it", URL: "https://news.example/storia?utm_source=x", Title: "Una notizia, con la parola gatto", Published: testNow, ContentHash: "d"}
+	if _, err := s.SaveFetch(added[0], []babelfeed.Item{orig}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SaveFetch(added[1], []babelfeed.Item{dup}); err != nil {
+		t.Fatal(err)
+	}
+	count := func(q string, all bool) int {
+		n, err := query.Parse(q, testNow)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := Search(context.Background(), s, Request{Query: n, AllDuplicates: all})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(p.Hits)
+	}
+	for _, c := range []struct {
+		q    string
+		all  bool
+		want int
+	}{
+		{"notizia", false, 1}, // the original stands for the story
+		{"notizia", true, 2},
+		{"gatto", false, 1}, // only the copy has the word
+		{fmt.Sprint("feed:", added[1].ID), false, 1},
+		{"", false, 1},
+		{"lang:it", true, 2},
+	} {
+		if got := count(c.q, c.all); got != c.want {
+			t.Errorf("%q (all duplicates %v): %d items, want %d", c.q, c.all, got, c.want)
+		}
 	}
 }
