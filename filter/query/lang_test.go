@@ -248,7 +248,7 @@ func TestCompose(t *testing.T) {
 		f    Filters
 		want string
 	}{
-		{"(", Filters{}, "unclosed"},
+		{"(a", Filters{}, "unclosed"},
 		{"", Filters{Langs: []string{"italian"}}, "lang:"},
 		{"", Filters{Since: "yesterday"}, "since:"},
 		{"", Filters{Until: "soon"}, "until:"},
