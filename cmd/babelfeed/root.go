@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -57,6 +56,7 @@ by language.
 		a.statsCmd(),
 		a.reviveCmd(),
 		a.unsubscribeCmd(),
+		a.reindexCmd(),
 		a.checkCmd(),
 		a.pruneCmd(),
 	}
@@ -105,7 +105,7 @@ func (a *app) openStore(readOnly bool) (*store.Store, func(), error) {
 			return nil, nil, fmt.Errorf("no store at %s: run 'babelfeed import FILE' first, or pass --db", path)
 		}
 	}
-	s, err := store.Open(path, store.Options{ReadOnly: readOnly, Timeout: 2 * time.Second})
+	s, err := store.Open(path, storeOptions(readOnly))
 	if err != nil {
 		if errors.Is(err, store.ErrLocked) {
 			return nil, nil, fmt.Errorf("%w (no babelfeed daemon answered on %s)", err, socketPath(path))

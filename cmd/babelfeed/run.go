@@ -121,11 +121,12 @@ func (a *app) runDaemon(ctx context.Context, log *slog.Logger, pf pollFlags, lis
 	if daemonAnswers(sock) {
 		return fmt.Errorf("another babelfeed daemon already serves %s (socket %s)", path, sock)
 	}
-	s, err := store.Open(path, store.Options{Timeout: 2 * time.Second})
+	s, err := store.Open(path, storeOptions(false))
 	if err != nil {
 		return err
 	}
 	defer s.Close()
+	ensureIndex(ctx, s, log)
 
 	feeds, err := s.Feeds()
 	if err != nil {
