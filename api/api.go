@@ -31,6 +31,9 @@ type Item struct {
 	LangConfidence float64  `json:"lang_confidence"`
 	LangMethod     string   `json:"lang_method"`
 	DeclaredLang   string   `json:"declared_lang"`
+	// DuplicateOf is the ID of the item of another feed that told the
+	// same story first (shown with --all-duplicates / all_duplicates=1).
+	DuplicateOf uint64 `json:"duplicate_of,omitempty"`
 }
 
 // NewItem shapes a stored item for output; f is the item's feed.
@@ -42,6 +45,7 @@ func NewItem(it babelfeed.Item, f babelfeed.Feed) Item {
 		Published: RFC3339(it.Published), FirstSeen: RFC3339(it.FirstSeen),
 		Lang: it.Lang, LangConfidence: math.Round(it.LangConfidence*1000) / 1000,
 		LangMethod: string(it.LangMethod), DeclaredLang: it.DeclaredLang,
+		DuplicateOf: it.DuplicateOf,
 	}
 }
 

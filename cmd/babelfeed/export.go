@@ -15,7 +15,7 @@ func (a *app) exportCmd() *cobra.Command {
 	var outPath string
 	cmd := &cobra.Command{
 		Use:   "export [-o FILE]",
-		Short: "Write the subscriptions as OPML 2.0, categories nested",
+		Short: "Write the subscriptions as OPML 2.0, categories nested, rules included",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			s, done, err := a.openStore(true)
@@ -27,10 +27,14 @@ func (a *app) exportCmd() *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("export: %w", err)
 			}
+			rs, _, err := s.Rules()
+			if err != nil {
+				return fmt.Errorf("export: %w", err)
+			}
 			outPath := a.resolvePath(outPath)
 			if outPath == "" || outPath == "-" {
 				bw := bufio.NewWriter(a.out)
-				if err := opml.Write(bw, "babelfeed subscriptions", feeds); err != nil {
+				if err := opml.WriteWithRules(bw, "babelfeed subscriptions", feeds, rs); err != nil {
 					return fmt.Errorf("export: %w", err)
 				}
 				return bw.Flush()
@@ -43,7 +47,7 @@ func (a *app) exportCmd() *cobra.Command {
 			}
 			defer os.Remove(tmp.Name())
 			bw := bufio.NewWriter(tmp)
-			if err := opml.Write(bw, "babelfeed subscriptions", feeds); err != nil {
+			if err := opml.WriteWithRules(bw, "babelfeed subscriptions", feeds, rs); err != nil {
 				tmp.Close()
 				return fmt.Errorf("export to %s: %w", outPath, err)
 			}
@@ -57,7 +61,7 @@ func (a *app) exportCmd() *cobra.Command {
 			if err := os.Rename(tmp.Name(), outPath); err != nil {
 				return fmt.Errorf("export to %s: %w", outPath, err)
 			}
-			fmt.Fprintf(a.errOut, "exported %d feeds to %s\n", len(feeds), outPath)
+			fmt.Fprintf(a.errOut, "exported %d feeds and %d rules to %s\n", len(feeds), len(rs), outPath)
 			return nil
 		},
 	}

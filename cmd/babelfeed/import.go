@@ -4,11 +4,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"babelfeed"
 	"babelfeed/feeds/opml"
+	"babelfeed/filter/rules"
 )
 
 func (a *app) importCmd() *cobra.Command {
@@ -19,7 +21,8 @@ func (a *app) importCmd() *cobra.Command {
 		Long: `Import reads an OPML 1.0, 1.1 or 2.0 subscription list and subscribes to every
 feed in it. Nested outlines become a category path (Italiano/Tecnologia).
 Outlines without a usable http(s) xmlUrl are reported and skipped; a file that
-is not OPML is rejected and nothing is written.`,
+is not OPML is rejected and nothing is written. Rules exported by babelfeed
+(the babelfeed:rules attribute) are imported too.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			doc, err := a.readOPML(args[0])
@@ -53,6 +56,17 @@ is not OPML is rejected and nothing is written.`,
 				fmt.Fprintf(w, "skipped line %d %q: %s\n", sk.Line, nonEmpty(sk.Title, sk.URL), sk.Reason)
 			}
 			fmt.Fprintf(w, "%s: %s %d, already present %d, skipped %d\n", args[0], verb, len(added), len(existing), len(doc.Skipped))
+			if len(doc.Rules) == 0 && len(doc.RuleErrors) == 0 {
+				return nil
+			}
+			rr, err := rules.Import(s, doc, append(added, existing...), dryRun, time.Now())
+			if err != nil {
+				return fmt.Errorf("import the rules of %s: %w", args[0], err)
+			}
+			for _, p := range rr.Problems {
+				fmt.Fprintf(w, "rule not imported: %s\n", p)
+			}
+			fmt.Fprintf(w, "rules: %s %d, already present %d, not imported %d\n", verb, len(rr.Added), len(rr.Existing), len(rr.Problems))
 			return nil
 		},
 	}

@@ -13,6 +13,7 @@ import (
 
 	"babelfeed"
 	"babelfeed/api"
+	"babelfeed/feeds/publish"
 	"babelfeed/filter/query"
 	"babelfeed/store"
 )
@@ -21,6 +22,7 @@ func (a *app) queryCmd() *cobra.Command {
 	var langs, feedsArg []string
 	var since, until, category, format string
 	var limit int
+	var allDups bool
 	cmd := &cobra.Command{
 		Use:   "query [WORDS...]",
 		Short: "List stored items, newest first, by language, feed, time and keywords",
@@ -29,10 +31,16 @@ word, case- and accent-insensitively ("citta" finds "Città").
 
   babelfeed query --lang it xiaomi
   babelfeed query --lang it,es --since 24h --format jsonl
-  babelfeed query --feed 3 --since 2026-11-01 --limit 5`,
+  babelfeed query --feed 3 --since 2026-11-01 --limit 5
+  babelfeed query --lang it --format atom > italiano.atom
+
+The same story in two feeds (same link once tracking parameters are
+stripped, or the same title within a day) is listed once, by the copy
+stored first, unless --all-duplicates. --format atom and jsonfeed print the
+items as the HTTP server publishes feeds (Atom 1.0, JSON Feed 1.1).`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if !oneOf(format, "table", "json", "jsonl") {
-				return fmt.Errorf("--format must be table, json or jsonl, got %q", format)
+			if !oneOf(format, "table", "json", "jsonl", "atom", "jsonfeed") {
+				return fmt.Errorf("--format must be table, json, jsonl, atom or jsonfeed, got %q", format)
 			}
 			q, err := query.Build(query.Params{
 				Words: strings.Join(args, " "), Langs: langs, Category: category,
@@ -53,13 +61,26 @@ word, case- and accent-insensitively ("citta" finds "Città").
 			if err != nil {
 				return err
 			}
+			// The limit is counted here: hidden duplicates do not count.
+			want := q.Limit
+			q.Limit = 0
+			match := query.Matcher(q)
+			hide := publish.Dedup{Store: s, Match: publish.QueryMatcher(q, feeds, match)}
 			var rows []api.Item
-			err = s.Items(cmd.Context(), q, query.Matcher(q), func(it babelfeed.Item) bool {
+			var entries []publish.Entry
+			err = s.Items(cmd.Context(), q, match, func(it babelfeed.Item) bool {
+				if !allDups && hide.Hide(&it) {
+					return true
+				}
 				rows = append(rows, api.NewItem(it, feeds[it.FeedID]))
-				return true
+				entries = append(entries, publish.Entry{Item: it, Feed: feeds[it.FeedID]})
+				return want == 0 || len(rows) < want
 			})
 			if err != nil {
 				return fmt.Errorf("query: %w", err)
+			}
+			if format == "atom" || format == "jsonfeed" {
+				return writeFeed(a.out, format, describeQuery(cmd, args), entries, originalIDs(s, feeds, entries))
 			}
 			return writeItems(a.out, format, rows)
 		},
@@ -70,7 +91,8 @@ word, case- and accent-insensitively ("citta" finds "Città").
 	cmd.Flags().StringVar(&since, "since", "", "published at or after: a duration back from now (24h, 7d) or a date (2026-11-01, RFC 3339)")
 	cmd.Flags().StringVar(&until, "until", "", "published before: a duration back from now or a date")
 	cmd.Flags().IntVar(&limit, "limit", 50, "most items to list (0: no limit)")
-	cmd.Flags().StringVar(&format, "format", "table", "output format: table, json or jsonl")
+	cmd.Flags().StringVar(&format, "format", "table", "output format: table, json, jsonl, atom (Atom 1.0) or jsonfeed (JSON Feed 1.1)")
+	cmd.Flags().BoolVar(&allDups, "all-duplicates", false, "list every copy of a story found in several feeds, not only the first")
 	return cmd
 }
 

@@ -39,7 +39,9 @@ by language.
 
   babelfeed import feeds.opml        # subscribe
   babelfeed poll                     # fetch every due feed once, tag, store
-  babelfeed query --lang it xiaomi   # read what came in, by language and keyword`,
+  babelfeed query --lang it xiaomi   # read what came in, by language and keyword
+  babelfeed rules add keep lang:it,es   # store only Italian and Spanish items
+  babelfeed saved add latino -- 'lang:it,es -calcio'   # a feed for your reader (run)`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -62,6 +64,11 @@ by language.
 	}
 	a.forwardable(storeCmds...)
 	root.AddCommand(storeCmds...)
+	// Commands with subcommands: the subcommands use the store.
+	for _, group := range []*cobra.Command{a.rulesCmd(), a.savedCmd()} {
+		a.forwardable(group.Commands()...)
+		root.AddCommand(group)
+	}
 	if a.daemon == nil {
 		root.AddCommand(a.runCmd(), a.compactCmd())
 	}

@@ -28,7 +28,7 @@ type daemonCtx struct {
 
 func (a *app) runCmd() *cobra.Command {
 	var pf pollFlags
-	var listen, logFormat, opmlPath, token string
+	var listen, logFormat, opmlPath, token, publicURL string
 	var verbose bool
 	cmd := &cobra.Command{
 		Use:   "run",
@@ -44,7 +44,9 @@ talk to it through a unix socket beside the store, since the store file can
 be open in one process only.
 
 API: GET /api/items, /api/items/{id}, /api/feeds, /api/feeds/{id}, /api/stats,
-/api/export; POST /api/import, /api/poll[?feed=ID]; GET /healthz, /metrics.`,
+/api/export; POST /api/import, /api/poll[?feed=ID]; GET /healthz, /metrics.
+Feeds: GET /feeds/NAME.atom, /feeds/NAME.json (saved queries, see 'saved'),
+/feed.atom?q=QUERY, /feed.json?q=QUERY.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := pf.validate(); err != nil {
@@ -60,7 +62,7 @@ API: GET /api/items, /api/items/{id}, /api/feeds, /api/feeds/{id}, /api/stats,
 				return err
 			}
 			log := newLogger(a.errOut, logFormat, verbose)
-			return a.runDaemon(cmd.Context(), log, pf, listen, token, opmlPath)
+			return a.runDaemon(cmd.Context(), log, pf, listen, token, opmlPath, publicURL)
 		},
 	}
 	pf.register(cmd)
@@ -69,6 +71,7 @@ API: GET /api/items, /api/items/{id}, /api/feeds, /api/feeds/{id}, /api/stats,
 	cmd.Flags().StringVar(&logFormat, "log-format", "auto", "log format: text, json, or auto (text on a terminal, JSON otherwise)")
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "log every poll, not only failures and summaries")
 	cmd.Flags().StringVar(&opmlPath, "opml", "feeds.opml", "OPML file imported when the store has no feeds")
+	cmd.Flags().StringVar(&publicURL, "public-url", "", "base URL of the published feeds' links (rel=self, next), when served behind a reverse proxy")
 	return cmd
 }
 
@@ -112,7 +115,7 @@ func newLogger(w io.Writer, format string, verbose bool) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-func (a *app) runDaemon(ctx context.Context, log *slog.Logger, pf pollFlags, listen, token, opmlPath string) error {
+func (a *app) runDaemon(ctx context.Context, log *slog.Logger, pf pollFlags, listen, token, opmlPath, publicURL string) error {
 	path, err := a.storePath()
 	if err != nil {
 		return err
@@ -154,7 +157,7 @@ func (a *app) runDaemon(ctx context.Context, log *slog.Logger, pf pollFlags, lis
 		}
 	}
 
-	srv := &server.Server{Store: s, Daemon: d, Metrics: metrics, Token: token, Log: log}
+	srv := &server.Server{Store: s, Daemon: d, Metrics: metrics, Token: token, Log: log, PublicURL: publicURL}
 	dctx := &daemonCtx{store: s, daemon: d}
 
 	// The CLI socket: only this user may connect (0600), so it needs no token.
