@@ -218,7 +218,7 @@ func (a *app) pollWithProgress(ctx context.Context, p *poll.Poller, due []babelf
 }
 
 func (a *app) printPollSummary(outcomes []poll.Outcome, took time.Duration) {
-	var ok, notMod, failed, deferred, added, updated int
+	var ok, notMod, failed, deferred, added, updated, dropped, timeouts int
 	var failures []poll.Outcome
 	for _, o := range outcomes {
 		switch {
@@ -235,6 +235,8 @@ func (a *app) printPollSummary(outcomes []poll.Outcome, took time.Duration) {
 		}
 		added += o.Added
 		updated += o.Updated
+		dropped += o.Dropped
+		timeouts += o.RuleTimeouts
 	}
 	sort.Slice(failures, func(i, j int) bool { return failures[i].Feed.ID < failures[j].Feed.ID })
 	for _, o := range failures {
@@ -242,4 +244,7 @@ func (a *app) printPollSummary(outcomes []poll.Outcome, took time.Duration) {
 	}
 	fmt.Fprintf(a.out, "polled %d feeds in %s: %d ok (%d not modified), %d failed, %d deferred by their host; %d items added, %d updated\n",
 		len(outcomes), took.Round(time.Millisecond), ok, notMod, failed, deferred, added, updated)
+	if dropped > 0 || timeouts > 0 {
+		fmt.Fprintf(a.out, "rules dropped %d new items; %d kept because the rules ran out of time on them\n", dropped, timeouts)
+	}
 }
