@@ -18,6 +18,8 @@ type Metrics struct {
 	lag      prometheus.Histogram
 	byState  *prometheus.GaugeVec
 	queueLen prometheus.Gauge
+	dropped  prometheus.Counter
+	timeouts prometheus.Counter
 }
 
 // NewMetrics registers babelfeed's metrics in a fresh registry, with the
@@ -51,8 +53,16 @@ func NewMetrics() *Metrics {
 			Name: "babelfeed_queue_feeds",
 			Help: "Feeds waiting in the poll queue.",
 		}),
+		dropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "babelfeed_items_dropped_total",
+			Help: "New items the rules dropped (per rule: 'babelfeed rules list').",
+		}),
+		timeouts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "babelfeed_rule_timeouts_total",
+			Help: "Items kept because the rules ran out of time on them.",
+		}),
 	}
-	m.Registry.MustRegister(m.fetches, m.items, m.latency, m.lag, m.byState, m.queueLen,
+	m.Registry.MustRegister(m.fetches, m.items, m.latency, m.lag, m.byState, m.queueLen, m.dropped, m.timeouts,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return m
 }
@@ -80,6 +90,8 @@ func (m *Metrics) Observe(o poll.Outcome) {
 	if o.Lag > 0 {
 		m.lag.Observe(o.Lag.Seconds())
 	}
+	m.dropped.Add(float64(o.Dropped))
+	m.timeouts.Add(float64(o.RuleTimeouts))
 }
 
 // setFeedStates refreshes the feeds-by-state gauge from the store.
