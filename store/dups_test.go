@@ -1,6 +1,8 @@
 package store
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"reflect"
 	"strings"
 	"testing"
@@ -240,4 +242,93 @@ func TestRemoveFeedPromotesDuplicate(t *testing.T) {
 	if n != 0 {
 		t.Errorf("%d duplicate index entries left after every feed was removed", n)
 	}
+}
+
+// TestDuplicateFarm stores a farm of 20 feeds in which 15 wire stories are
+// syndicated: each copy has its own tracking parameters, scheme, "www." or
+// trailing slash, and some copies link to the syndicating site instead,
+// with the wire title a few hours later. Every copy after the first stored
+// one must be marked a duplicate of it, and nothing else.
+func TestDuplicateFarm(t *testing.T) {
+	s := openTemp(t)
+	r := rand.New(rand.NewPCG(6, 6))
+	const nFeeds, nStories = 20, 15
+	var feeds []babelfeed.Feed
+	for i := range nFeeds {
+		feeds = append(feeds, addFeed(t, s, fmt.Sprintf("https://site%d.example/rss", i)))
+	}
+	perFeed := make([][]babelfeed.Item, nFeeds)
+	copies := map[int][]string{} // story -> keys of its copies, in feed order
+	for st := range nStories {
+		k := 2 + r.IntN(5) // copies of this story
+		pub := base.Add(time.Duration(st) * 7 * time.Hour)
+		title := fmt.Sprintf("Wire story number %d: the council approves plan %c", st, 'A'+st)
+		for _, fi := range r.Perm(nFeeds)[:k] {
+			link := fmt.Sprintf("https://wire.example/%d/story-%d", 2026, st)
+			switch r.IntN(5) {
+			case 0:
+				link += "?utm_source=site" + fmt.Sprint(fi) + "&utm_medium=rss"
+			case 1:
+				link = strings.Replace(link, "https://", "http://www.", 1) + "/"
+			case 2:
+				link += "?fbclid=" + fmt.Sprint(r.Uint64())
+			case 3:
+				// Rewritten on the syndicating site: only the title tells.
+				link = fmt.Sprintf("https://site%d.example/wire/%d", fi, st)
+			}
+			key := fmt.Sprintf("s%d-f%d", st, fi)
+			it := story(key, link, title, pub.Add(time.Duration(r.IntN(20))*time.Hour))
+			perFeed[fi] = append(perFeed[fi], it)
+			copies[st] = append(copies[st], key)
+		}
+	}
+	for fi := range nFeeds {
+		for j := range 10 { // the feed's own stories
+			perFeed[fi] = append(perFeed[fi], story(fmt.Sprintf("own-%d-%d", fi, j),
+				fmt.Sprintf("https://site%d.example/local/%d", fi, j),
+				fmt.Sprintf("Local news %d from site %d about the harbour", j, fi), base.Add(time.Duration(j)*time.Hour)))
+		}
+	}
+	// Feeds are polled in a random order; a story's first stored copy is
+	// its original.
+	first := map[int]string{}
+	for _, fi := range r.Perm(nFeeds) {
+		save(t, s, feeds[fi].ID, perFeed[fi]...)
+		for _, it := range perFeed[fi] {
+			var st, f int
+			if _, err := fmt.Sscanf(it.Key, "s%d-f%d", &st, &f); err == nil {
+				if _, ok := first[st]; !ok {
+					first[st] = it.Key
+				}
+			}
+		}
+	}
+	m := byKey(t, s)
+	wantDups := 0
+	for st, keys := range copies {
+		wantDups += len(keys) - 1
+		orig := m[first[st]]
+		if orig.DuplicateOf != 0 {
+			t.Errorf("story %d: the first copy %s is marked a duplicate", st, orig.Key)
+		}
+		for _, k := range keys {
+			if k == first[st] {
+				continue
+			}
+			if m[k].DuplicateOf != orig.ID {
+				t.Errorf("story %d: copy %s (%s) DuplicateOf %d, want %d (%s)", st, k, m[k].URL, m[k].DuplicateOf, orig.ID, orig.URL)
+			}
+		}
+	}
+	gotDups := 0
+	for _, it := range m {
+		if it.DuplicateOf != 0 {
+			gotDups++
+		}
+	}
+	if gotDups != wantDups {
+		t.Errorf("%d duplicates marked in the farm, want %d", gotDups, wantDups)
+	}
+	t.Logf("%d items in %d feeds, %d stories syndicated, %d duplicates", len(m), nFeeds, nStories, gotDups)
+	checkConsistency(t, s)
 }

@@ -68,7 +68,7 @@ func (d *Daemon) PollNow(ids []uint64) error {
 	for _, f := range feeds {
 		if (len(ids) == 0 && f.State != babelfeed.StateGone) || want[f.ID] {
 			if !d.running[f.ID] {
-				d.dueNow(f.ID, now)
+				d.dueNow(f.ID, now, f.LastFetched)
 			}
 		}
 	}
@@ -90,7 +90,7 @@ func (d *Daemon) PollWait(ctx context.Context, ids []uint64) ([]Outcome, error) 
 		chans[i] = ch
 		d.waiters[id] = append(d.waiters[id], ch)
 		if !d.running[id] {
-			d.dueNow(id, now)
+			d.dueNow(id, now, now)
 		}
 	}
 	d.mu.Unlock()
