@@ -322,7 +322,7 @@ func TestKillLoopLosesNothing(t *testing.T) {
 	daemonFlags := []string{"--languages", "it,en", "--timeout", "5s", "--workers", "8", "--per-host", "8", "--host-gap", "0"}
 
 	known := map[uint64]storedItem{} // every item seen so far, by ID
-	caught, pending := 0, 0           // kills that cut fetched items off the store, and how many
+	caught, pending := 0, 0          // kills that cut fetched items off the store, and how many
 	began := time.Now()
 	done := 0
 	for ; done < kills && time.Since(began) < budget; done++ {
