@@ -103,8 +103,39 @@ func latin1(s string) []byte {
 
 const italianLatin1 = `<rss version="2.0"><channel><title>Città</title><item><title>Perché la città è più bella</title><guid>l1</guid><description>Lunedì è caldo; però giovedì sarà più fresco in città.</description></item></channel></rss>`
 
-// document returns the body and Content-Type of a document fault.
+// doc is a built document fault.
+type doc struct {
+	body  []byte
+	ctype string
+}
+
+// document returns the body and Content-Type of a document fault, built on
+// first use and kept: the largest are a few megabytes, and building them
+// again for every request would make a slow (race-instrumented) test
+// server the bottleneck instead of the client under test.
 func (f *Farm) document(name string) ([]byte, string, bool) {
+	f.docMu.Lock()
+	defer f.docMu.Unlock()
+	if d, ok := f.docs[name]; ok {
+		return d.body, d.ctype, true
+	}
+	body, ctype, ok := f.build(name)
+	if ok {
+		f.docs[name] = doc{body, ctype}
+	}
+	return body, ctype, ok
+}
+
+// Warm builds every document fault now, so that neither the first request
+// nor a memory measure pays for it.
+func (f *Farm) Warm() {
+	for _, ft := range faults {
+		f.document(ft.Name)
+	}
+}
+
+// build makes the body and Content-Type of a document fault.
+func (f *Farm) build(name string) ([]byte, string, bool) {
 	o := f.opts
 	var b bytes.Buffer
 	const rssType = "application/rss+xml"

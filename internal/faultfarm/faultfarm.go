@@ -6,8 +6,9 @@
 // languages, so a test can check that good feeds survive next to bad ones.
 //
 // Every fault is served at /fault/NAME (see Faults); healthy feeds at
-// /ok/LANG/N. Bodies are generated on the fly: the farm holds no large
-// buffer however big the attack.
+// /ok/LANG/N. The big bodies and bombs are generated as they are sent, so
+// the farm holds no buffer of their size; the documents (a few megabytes
+// at most) are built once and kept.
 package faultfarm
 
 import (
@@ -165,6 +166,9 @@ type Farm struct {
 
 	bombOnce sync.Once
 	bomb     []byte // one gzip member of bombChunk spaces
+
+	docMu sync.Mutex
+	docs  map[string]doc
 }
 
 // New starts a farm on 127.0.0.1 at a free port.
@@ -180,7 +184,7 @@ func Listen(addr string, opts Options) (*Farm, error) {
 		return nil, fmt.Errorf("fault farm: listen on %s: %w", addr, err)
 	}
 	f := &Farm{opts: opts, base: "http://" + ln.Addr().String(), ln: ln,
-		done: make(chan struct{}), conns: map[net.Conn]struct{}{}}
+		done: make(chan struct{}), conns: map[net.Conn]struct{}{}, docs: map[string]doc{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /fault/{name}", f.fault)
 	mux.HandleFunc("GET /fault/{name}/{step}", f.fault)
