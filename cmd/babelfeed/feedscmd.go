@@ -105,7 +105,7 @@ func writeFeeds(w io.Writer, format string, rows []api.Feed) error {
 			next = "due"
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\n", r.ID, state, r.Status, r.Items,
-			topLangs(r.Languages, 3), clip(r.Category, 28), clip(r.Title, 32), next, clip(r.LastError, 60))
+			topLangs(r.Languages, 3), clip(printable(r.Category), 28), clip(printable(r.Title), 32), next, clip(printable(r.LastError), 60))
 	}
 	return tw.Flush()
 }

@@ -32,6 +32,9 @@ type pollFlags struct {
 	minGap   time.Duration
 	// keep is the retention applied after each pass (off by default).
 	keep retentionFlags
+	// denyPrivate refuses feeds (and redirects) to loopback, private and
+	// link-local addresses, for shared deployments.
+	denyPrivate bool
 }
 
 func (pf *pollFlags) register(cmd *cobra.Command) {
@@ -43,6 +46,7 @@ func (pf *pollFlags) register(cmd *cobra.Command) {
 	cmd.Flags().IntVar(&pf.maxItems, "max-items", 1000, "most items taken from one fetch")
 	cmd.Flags().DurationVar(&pf.minGap, "host-gap", 500*time.Millisecond, "least time between the starts of two requests to one host")
 	cmd.Flags().StringSliceVar(&pf.langs, "languages", nil, "languages the detector may answer, ISO 639-1 codes (default: all lingua knows)")
+	cmd.Flags().BoolVar(&pf.denyPrivate, "deny-private", false, "refuse feeds and redirects to loopback, private and link-local addresses (checked after DNS resolution; the environment's proxy is then not used)")
 }
 
 func (pf *pollFlags) validate() error {
@@ -78,8 +82,8 @@ func (pf *pollFlags) newPoller(s *store.Store, log *slog.Logger) (*poll.Poller, 
 	}
 	return &poll.Poller{
 		Store:      s,
-		Fetch:      fetch.New(fetch.Options{Timeout: pf.timeout, MaxBody: pf.maxBody}),
-		Parse:      parse.New(parse.Options{MaxItems: pf.maxItems}),
+		Fetch:      fetch.New(fetch.Options{Timeout: pf.timeout, MaxBody: pf.maxBody, DenyPrivate: pf.denyPrivate}),
+		Parse:      parse.New(parse.Options{MaxItems: pf.maxItems, MaxGunzip: pf.maxBody}),
 		Tagger:     det,
 		Policy:     schedule.DefaultPolicy(),
 		Workers:    pf.workers,
@@ -240,7 +244,7 @@ func (a *app) printPollSummary(outcomes []poll.Outcome, took time.Duration) {
 	}
 	sort.Slice(failures, func(i, j int) bool { return failures[i].Feed.ID < failures[j].Feed.ID })
 	for _, o := range failures {
-		fmt.Fprintf(a.out, "failed  %d %s: %v\n", o.Feed.ID, o.Feed.URL, o.Err)
+		fmt.Fprintf(a.out, "failed  %d %s: %s\n", o.Feed.ID, o.Feed.URL, printable(o.Err.Error()))
 	}
 	fmt.Fprintf(a.out, "polled %d feeds in %s: %d ok (%d not modified), %d failed, %d deferred by their host; %d items added, %d updated\n",
 		len(outcomes), took.Round(time.Millisecond), ok, notMod, failed, deferred, added, updated)
