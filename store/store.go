@@ -170,6 +170,9 @@ func openRetry(path string, opts Options, retries int) (*Store, error) {
 	case opts.ReadOnly || !errors.Is(err, fs.ErrNotExist):
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
+	if err := checkFileLength(path, size); err != nil {
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
 	if !opts.ReadOnly {
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			return nil, fmt.Errorf("open store %s: create directory: %w", path, err)
@@ -233,11 +236,6 @@ func (s *Store) checkSchema(readOnly bool) error {
 	var fresh bool
 	var missing [][]byte
 	err := s.db.View(func(tx *bolt.Tx) error {
-		// Pages past the end of a cut-short file (a partial copy) are
-		// mapped but not there: reading one kills the process (SIGBUS).
-		if fi, err := os.Stat(s.path); err == nil && tx.Size() > fi.Size() {
-			return fmt.Errorf("%w: damaged: the file is %d bytes but its data needs %d (cut short, say by a partial copy)", ErrNotStore, fi.Size(), tx.Size())
-		}
 		for _, name := range allBuckets {
 			if tx.Bucket(name) == nil {
 				missing = append(missing, name)
