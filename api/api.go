@@ -34,6 +34,9 @@ type Item struct {
 	// DuplicateOf is the ID of the item of another feed that told the
 	// same story first (shown with --all-duplicates / all_duplicates=1).
 	DuplicateOf uint64 `json:"duplicate_of,omitempty"`
+	// Score is the item's relevance (BM25) in a listing sorted by
+	// relevance; absent otherwise.
+	Score float64 `json:"score,omitempty"`
 }
 
 // NewItem shapes a stored item for output; f is the item's feed.

@@ -250,9 +250,11 @@ func TestItemsHideDuplicates(t *testing.T) {
 	if n, _ := count("limit=6"); n != 6 {
 		t.Errorf("limit=6: %d items", n)
 	}
-	// Only the copy matches "approvate": it is shown.
-	if n, d := count("q=approvate"); n != 1 || d != 1 {
-		t.Errorf("q=approvate: %d items, %d duplicates; want the copy", n, d)
+	// Only the copy has the phrase "ciclabili approvate" (words are matched
+	// by stem, and the original's "approva" has the stem of "approvate"):
+	// it is shown.
+	if n, d := count("q=%22ciclabili+approvate%22"); n != 1 || d != 1 {
+		t.Errorf("q=\"ciclabili approvate\": %d items, %d duplicates; want the copy", n, d)
 	}
 }
 

@@ -23,9 +23,9 @@ import (
 	"babelfeed/api"
 	"babelfeed/feeds/opml"
 	"babelfeed/feeds/poll"
-	"babelfeed/feeds/publish"
 	"babelfeed/filter/query"
 	"babelfeed/filter/rules"
+	"babelfeed/filter/search"
 	"babelfeed/store"
 )
 
@@ -155,6 +155,11 @@ type ItemsPage struct {
 	NextCursor string `json:"next_cursor,omitempty"`
 }
 
+// items answers GET /api/items: q= is a query of the query language
+// (filter/query); lang=, feed= (IDs), category=, since= and until= narrow
+// it like the same terms would; sort=newest (the default) or relevance;
+// limit= (1..1000, default 50); cursor= (a page's next_cursor, for the same
+// query and sort); all_duplicates=1 lists cross-feed duplicates too.
 func (s *Server) items(w http.ResponseWriter, r *http.Request) {
 	v := r.URL.Query()
 	limit := defaultPageSize
@@ -166,77 +171,49 @@ func (s *Server) items(w http.ResponseWriter, r *http.Request) {
 		}
 		limit = n
 	}
-	q, err := query.Build(query.Params{
-		Words: v.Get("q"), Langs: v["lang"], Category: v.Get("category"),
+	order, err := search.ParseSort(v.Get("sort"))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return
+	}
+	var feedIDs []string
+	for _, fv := range v["feed"] {
+		for _, part := range strings.Split(fv, ",") {
+			if _, err := strconv.ParseUint(strings.TrimSpace(part), 10, 64); err != nil {
+				writeError(w, http.StatusBadRequest, fmt.Errorf("feed must be a feed ID, got %q", part))
+				return
+			}
+			feedIDs = append(feedIDs, strings.TrimSpace(part))
+		}
+	}
+	node, err := query.Compose(v.Get("q"), query.Filters{
+		Langs: v["lang"], Feeds: feedIDs, Category: v.Get("category"),
 		Since: v.Get("since"), Until: v.Get("until"),
 	}, s.now())
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err)
 		return
 	}
-	for _, fv := range v["feed"] {
-		for _, part := range strings.Split(fv, ",") {
-			id, err := strconv.ParseUint(strings.TrimSpace(part), 10, 64)
-			if err != nil {
-				writeError(w, http.StatusBadRequest, fmt.Errorf("feed must be a feed ID, got %q", part))
-				return
-			}
-			q.FeedIDs = append(q.FeedIDs, id)
-		}
-	}
-	var cur *api.Cursor
-	if c := v.Get("cursor"); c != "" {
-		dc, err := api.DecodeCursor(c)
-		if err != nil {
-			writeError(w, http.StatusBadRequest, fmt.Errorf("cursor: %w", err))
-			return
-		}
-		cur = &dc
-		// Items at the cursor's instant may remain; the rest is older.
-		if until := dc.Published.Add(time.Nanosecond); q.Until.IsZero() || until.Before(q.Until) {
-			q.Until = until
-		}
-	}
-	feeds, err := s.feedMap()
-	if err != nil {
+	res, err := search.Search(r.Context(), s.Store, search.Request{
+		Query: node, Sort: order, Limit: limit, Cursor: v.Get("cursor"),
+		AllDuplicates: isTrue(v.Get("all_duplicates")),
+	})
+	switch {
+	case errors.Is(err, search.ErrCursor):
+		writeError(w, http.StatusBadRequest, err)
+		return
+	case errors.Is(err, search.ErrNoIndex):
+		writeError(w, http.StatusServiceUnavailable, err)
+		return
+	case err != nil:
 		writeError(w, http.StatusInternalServerError, err)
 		return
 	}
-	match := query.Matcher(q)
-	// Cross-feed duplicates are hidden unless asked for (all_duplicates=1)
-	// when their original matches too; see publish.Dedup.
-	hide := publish.Dedup{Store: s.Store, Match: publish.QueryMatcher(q, feeds, match)}
-	allDups := isTrue(v.Get("all_duplicates"))
-	if cur != nil {
-		kw := match
-		match = func(it *babelfeed.Item) bool {
-			return cur.After(it.Published, it.ID) && (kw == nil || kw(it))
-		}
-	}
-	// One more than asked tells whether a next page exists; fn counts,
-	// since hidden duplicates do not.
-	q.Limit = 0
-	page := ItemsPage{Items: []api.Item{}}
-	var last babelfeed.Item
-	n := 0
-	err = s.Store.Items(r.Context(), q, match, func(it babelfeed.Item) bool {
-		if !allDups && hide.Hide(&it) {
-			return true
-		}
-		n++
-		if n > limit {
-			return false
-		}
-		page.Items = append(page.Items, api.NewItem(it, feeds[it.FeedID]))
-		last = it
-		return true
-	})
-	if err != nil {
-		writeError(w, http.StatusInternalServerError, fmt.Errorf("query items: %w", err))
-		return
-	}
-	if n > limit {
-		page.NextCursor = api.Cursor{Published: last.Published, ID: last.ID}.Encode()
+	page := ItemsPage{Items: []api.Item{}, NextCursor: res.Next}
+	for _, h := range res.Hits {
+		it := api.NewItem(h.Item, h.Feed)
+		it.Score = h.Score
+		page.Items = append(page.Items, it)
 	}
 	writeJSON(w, http.StatusOK, page)
 }

@@ -15,21 +15,37 @@ import (
 	"babelfeed/api"
 	"babelfeed/feeds/publish"
 	"babelfeed/filter/query"
+	"babelfeed/filter/search"
 	"babelfeed/store"
 )
 
 func (a *app) queryCmd() *cobra.Command {
 	var langs, feedsArg []string
-	var since, until, category, format string
+	var since, until, category, format, sortBy, cursor string
 	var limit int
 	var allDups bool
 	cmd := &cobra.Command{
-		Use:   "query [WORDS...]",
-		Short: "List stored items, newest first, by language, feed, time and keywords",
-		Long: `Query lists stored items newest first. Every keyword must occur as a whole
-word, case- and accent-insensitively ("citta" finds "Città").
+		Use:   "query [QUERY...]",
+		Short: "Search stored items by keyword, language, feed and time",
+		Long: `Query searches the stored items, newest first or by relevance. The arguments
+are a query (quote it for the shell when it has quotes or parentheses):
+
+  xiaomi telefono           both words, anywhere in title, text or author
+  "nuovo modello"           these words in this order, as written
+  apple OR samsung          either;  -calcio  not this;  (a OR b) -c
+  lang:it  lang:it,es  -lang:en  feed:12  cat:Italiano/Tecnologia
+  intitle:xiaomi  author:rossi  inurl:sport  /regex/  intitle:/^breaking/i
+  since:24h  since:7d  since:2026-11-01  until:2026-11-20
+
+Words are matched in each item's own language: case, accents and elisions
+(l'università) do not matter, and words are compared by their stem where
+the language has a stemmer, so "informazioni" finds "informazione" and
+"Universität" finds "Universitäten"; a phrase in quotes is matched as
+written. Chinese, Japanese and Korean are searched as written, without
+spaces. The flags narrow the query as the same terms would.
 
   babelfeed query --lang it xiaomi
+  babelfeed query 'lang:it,es (apple OR samsung) -usato' --sort relevance
   babelfeed query --lang it,es --since 24h --format jsonl
   babelfeed query --feed 3 --since 2026-11-01 --limit 5
   babelfeed query --lang it --format atom > italiano.atom
@@ -37,14 +53,22 @@ word, case- and accent-insensitively ("citta" finds "Città").
 The same story in two feeds (same link once tracking parameters are
 stripped, or the same title within a day) is listed once, by the copy
 stored first, unless --all-duplicates. --format atom and jsonfeed print the
-items as the HTTP server publishes feeds (Atom 1.0, JSON Feed 1.1).`,
+items as the HTTP server publishes feeds (Atom 1.0, JSON Feed 1.1). When
+--limit cuts the listing short, the table ends with the --cursor that
+continues it (other formats print it on standard error).`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !oneOf(format, "table", "json", "jsonl", "atom", "jsonfeed") {
 				return fmt.Errorf("--format must be table, json, jsonl, atom or jsonfeed, got %q", format)
 			}
-			q, err := query.Build(query.Params{
-				Words: strings.Join(args, " "), Langs: langs, Category: category,
-				Since: since, Until: until, Limit: limit,
+			order, err := search.ParseSort(sortBy)
+			if err != nil {
+				return fmt.Errorf("--sort: %w", err)
+			}
+			if limit < 0 {
+				return fmt.Errorf("--limit must be 0 (no limit) or more, got %d", limit)
+			}
+			node, err := query.Compose(strings.Join(args, " "), query.Filters{
+				Langs: langs, Category: category, Since: since, Until: until,
 			}, time.Now())
 			if err != nil {
 				return fmt.Errorf("query: %w", err)
@@ -54,35 +78,52 @@ items as the HTTP server publishes feeds (Atom 1.0, JSON Feed 1.1).`,
 				return err
 			}
 			defer done()
-			if q.FeedIDs, err = resolveFeeds(s, feedsArg); err != nil {
-				return err
-			}
-			feeds, err := feedIndex(s)
+			ids, err := resolveFeeds(s, feedsArg)
 			if err != nil {
 				return err
 			}
-			// The limit is counted here: hidden duplicates do not count.
-			want := q.Limit
-			q.Limit = 0
-			match := query.Matcher(q)
-			hide := publish.Dedup{Store: s, Match: publish.QueryMatcher(q, feeds, match)}
-			var rows []api.Item
-			var entries []publish.Entry
-			err = s.Items(cmd.Context(), q, match, func(it babelfeed.Item) bool {
-				if !allDups && hide.Hide(&it) {
-					return true
+			if len(ids) > 0 {
+				ref := &query.FeedRef{}
+				for _, id := range ids {
+					ref.Values = append(ref.Values, strconv.FormatUint(id, 10))
 				}
-				rows = append(rows, api.NewItem(it, feeds[it.FeedID]))
-				entries = append(entries, publish.Entry{Item: it, Feed: feeds[it.FeedID]})
-				return want == 0 || len(rows) < want
+				node = query.AndOf(node, ref)
+			}
+			page, err := search.Search(cmd.Context(), s, search.Request{
+				Query: node, Sort: order, Limit: limit, Cursor: cursor, AllDuplicates: allDups,
 			})
 			if err != nil {
 				return fmt.Errorf("query: %w", err)
 			}
+			if !page.Indexed && page.Checked > 0 {
+				fmt.Fprintln(a.errOut, "note: the keyword index is not built, so the store was scanned (run 'babelfeed reindex')")
+			}
+			var rows []api.Item
+			var entries []publish.Entry
+			for _, h := range page.Hits {
+				row := api.NewItem(h.Item, h.Feed)
+				row.Score = h.Score
+				rows = append(rows, row)
+				entries = append(entries, publish.Entry{Item: h.Item, Feed: h.Feed})
+			}
 			if format == "atom" || format == "jsonfeed" {
+				feeds, err := feedIndex(s)
+				if err != nil {
+					return err
+				}
 				return writeFeed(a.out, format, describeQuery(cmd, args), entries, originalIDs(s, feeds, entries))
 			}
-			return writeItems(a.out, format, rows)
+			if err := writeItems(a.out, format, rows); err != nil {
+				return err
+			}
+			if page.Next != "" {
+				w := a.errOut
+				if format == "table" {
+					w = a.out
+				}
+				fmt.Fprintf(w, "more: --cursor %s\n", page.Next)
+			}
+			return nil
 		},
 	}
 	cmd.Flags().StringSliceVar(&langs, "lang", nil, "languages, ISO 639-1 codes, comma-separated (it,es); und for undetermined")
@@ -93,6 +134,8 @@ items as the HTTP server publishes feeds (Atom 1.0, JSON Feed 1.1).`,
 	cmd.Flags().IntVar(&limit, "limit", 50, "most items to list (0: no limit)")
 	cmd.Flags().StringVar(&format, "format", "table", "output format: table, json, jsonl, atom (Atom 1.0) or jsonfeed (JSON Feed 1.1)")
 	cmd.Flags().BoolVar(&allDups, "all-duplicates", false, "list every copy of a story found in several feeds, not only the first")
+	cmd.Flags().StringVar(&sortBy, "sort", "newest", "order: newest (first), or relevance (BM25; title words count more; newest first among equals)")
+	cmd.Flags().StringVar(&cursor, "cursor", "", "continue a listing after the page that printed this cursor (same query and --sort)")
 	return cmd
 }
 

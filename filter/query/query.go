@@ -1,6 +1,9 @@
-// Package query turns what a user types (on the CLI or in an API request)
-// into a babelfeed.Query and matches items against it. The CLI and the
-// HTTP API both use it, so a filter means the same thing everywhere.
+// Package query is babelfeed's query language: what a user types on the
+// CLI, in an API request, in a rule or a saved query is parsed once into a
+// typed expression (Node) with errors that point at the problem, and
+// Node.Match is its reference meaning for one item. The CLI, the HTTP API,
+// rules and published feeds all use it, so a query means the same thing
+// everywhere; filter/search answers it from the keyword index.
 package query
 
 import (
@@ -9,9 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"babelfeed"
-	"babelfeed/filter/text"
 )
 
 var langCode = regexp.MustCompile(`^([a-z]{2}|und)$`)
@@ -64,55 +64,6 @@ func ParseWhen(v string, now time.Time) (time.Time, error) {
 		}
 	}
 	return time.Time{}, fmt.Errorf("%q is neither a duration (24h, 7d) nor a date (2026-11-01)", v)
-}
-
-// Params are a query's filters as a user writes them.
-type Params struct {
-	Words    string   // keywords, all must match
-	Langs    []string // "it,es" or separate values
-	Category string
-	Since    string
-	Until    string
-	Limit    int
-}
-
-// Build validates p and returns the Query it means. Feeds are resolved by
-// the caller (they need the store).
-func Build(p Params, now time.Time) (babelfeed.Query, error) {
-	var q babelfeed.Query
-	var err error
-	if q.Langs, err = ParseLangs(p.Langs...); err != nil {
-		return q, fmt.Errorf("lang: %w", err)
-	}
-	if q.Since, err = ParseWhen(p.Since, now); err != nil {
-		return q, fmt.Errorf("since: %w", err)
-	}
-	if q.Until, err = ParseWhen(p.Until, now); err != nil {
-		return q, fmt.Errorf("until: %w", err)
-	}
-	if !q.Since.IsZero() && !q.Until.IsZero() && !q.Since.Before(q.Until) {
-		return q, fmt.Errorf("since (%s) is not before until (%s)", q.Since.Format(time.RFC3339), q.Until.Format(time.RFC3339))
-	}
-	if p.Limit < 0 {
-		return q, fmt.Errorf("limit must be 0 (no limit) or more, got %d", p.Limit)
-	}
-	q.Limit = p.Limit
-	q.Category = strings.Trim(p.Category, "/")
-	q.Words = text.Words(p.Words)
-	if strings.TrimSpace(p.Words) != "" && len(q.Words) == 0 {
-		return q, fmt.Errorf("query %q has no words to search for", p.Words)
-	}
-	return q, nil
-}
-
-// Matcher returns the function that tells whether an item matches q's
-// keywords, or nil when q has none (every item matches).
-func Matcher(q babelfeed.Query) func(*babelfeed.Item) bool {
-	if len(q.Words) == 0 {
-		return nil
-	}
-	m := text.NewMatcher(q.Words)
-	return func(it *babelfeed.Item) bool { return m.Match(it.Title, it.Summary, it.Content) }
 }
 
 // Filters narrow a query from outside its text: the CLI's flags and the
