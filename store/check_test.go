@@ -206,3 +206,45 @@ func TestOpenRefusesWhatIsNoStore(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenRefusesACutShortFile: a store copied only in part must give a
+// clear error, not kill the process when a missing page is read.
+func TestOpenRefusesACutShortFile(t *testing.T) {
+	s, _, _ := filledStore(t)
+	path := s.Path()
+	s.Close()
+	// Compacted, the data fills the file: cutting it removes pages in use.
+	compacted := filepath.Join(t.TempDir(), "compacted.db")
+	s2, err := Open(path, Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s2.CompactTo(compacted); err != nil {
+		t.Fatal(err)
+	}
+	s2.Close()
+	cst, _ := os.Stat(compacted)
+	if err := os.Truncate(compacted, cst.Size()/2); err != nil {
+		t.Fatal(err)
+	}
+	for _, ro := range []bool{true, false} {
+		_, err := Open(compacted, Options{ReadOnly: ro})
+		if !errors.Is(err, ErrNotStore) || !strings.Contains(err.Error(), "cut short") {
+			t.Errorf("Open(ReadOnly=%v) of a cut-short store: %v", ro, err)
+		}
+	}
+	// With the first meta page damaged too, the second one tells.
+	f, err := os.OpenFile(compacted, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt(make([]byte, 64), 16); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	for _, ro := range []bool{true, false} {
+		if _, err := Open(compacted, Options{ReadOnly: ro}); !errors.Is(err, ErrNotStore) {
+			t.Errorf("Open(ReadOnly=%v) of a cut-short store with a damaged first meta page: %v", ro, err)
+		}
+	}
+}
