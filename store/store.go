@@ -253,6 +253,12 @@ func (s *Store) checkSchema(readOnly bool) error {
 			if other != nil {
 				return fmt.Errorf("%w: a bbolt file with a bucket %q and no babelfeed schema", ErrNotStore, other)
 			}
+			// bbolt creates a file of 4 pages. A larger one with no data
+			// had its newest header damaged and bbolt fell back to an
+			// older, empty state: initialising it would bury the rest.
+			if fi, err := os.Stat(s.path); err == nil && fi.Size() > 4*int64(s.db.Info().PageSize) {
+				return fmt.Errorf("%w: damaged: bbolt finds no data in this %d-byte file (its newest header page is probably damaged); not initialising it (if it is a store whose creation was interrupted, delete it)", ErrNotStore, fi.Size())
+			}
 			fresh = true
 			return nil
 		}
