@@ -37,7 +37,7 @@ store (same answers, slower) and --sort relevance is refused. It runs while
 stopped.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, done, err := a.openStore(false)
+			s, done, err := a.openExisting(false)
 			if err != nil {
 				return err
 			}

@@ -184,7 +184,7 @@ func (a *app) rulesRmCmd() *cobra.Command {
 		Short: "Remove rules; what they dropped is judged again when its feed next brings it",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, done, err := a.openStore(false)
+			s, done, err := a.openExisting(false)
 			if err != nil {
 				return err
 			}

@@ -141,7 +141,7 @@ func (a *app) savedRmCmd() *cobra.Command {
 		Short: "Remove saved queries (their feeds answer 404 from then on)",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, done, err := a.openStore(false)
+			s, done, err := a.openExisting(false)
 			if err != nil {
 				return err
 			}
