@@ -213,7 +213,7 @@ func (s *Store) SaveFetch(f babelfeed.Feed, items []babelfeed.Item) (SaveResult,
 				if it.ID, err = b.items.NextSequence(); err != nil {
 					return fmt.Errorf("assign item ID: %w", err)
 				}
-				if err := dups.markNew(b, &it); err != nil {
+				if err := dups.markNew(&it); err != nil {
 					return err
 				}
 				if buf, err = b.writeItem(nil, &it, buf); err != nil {
