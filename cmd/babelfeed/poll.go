@@ -151,6 +151,9 @@ outcome, so the daemon's per-host limits still hold.`,
 			if err := cmd.Context().Err(); err != nil {
 				return fmt.Errorf("poll interrupted: %w", err)
 			}
+			if err := storeFailures(outcomes); err != nil {
+				return err
+			}
 			if r := pf.keep.retention(); r.Enabled() {
 				res, err := s.Prune(cmd.Context(), r, time.Now())
 				fmt.Fprintln(a.out, describePrune(r, res))
