@@ -23,6 +23,7 @@ import (
 	"babelfeed/feeds/fetch"
 	"babelfeed/feeds/parse"
 	"babelfeed/feeds/schedule"
+	"babelfeed/filter/lang"
 	"babelfeed/internal/faultfarm"
 	"babelfeed/store"
 )
@@ -47,6 +48,7 @@ type faultCheck struct {
 	status   int    // the error is a *fetch.StatusError with this code
 	gone     bool   // the feed ends gone (410) rather than failing
 	items    int    // WantBounded/WantReadable: exactly this many items stored (-1: at least one)
+	note     string // "truncated" or "partial": the outcome must say so
 	check    func(t *testing.T, items []babelfeed.Item)
 }
 
@@ -78,7 +80,7 @@ var faultChecks = map[string]faultCheck{
 	"json-wrong-types": {contains: "json"},
 	"json-deep":        {contains: "depth"},
 
-	"truncated-xml": {items: 7},
+	"truncated-xml": {items: 7, note: "partial"},
 	"billion-laughs": {items: 2, check: func(t *testing.T, items []babelfeed.Item) {
 		for _, it := range items {
 			if strings.Contains(it.Title, "lollol") {
@@ -91,7 +93,7 @@ var faultChecks = map[string]faultCheck{
 			t.Errorf("external entity read a local file: %q", items[0].Text())
 		}
 	}},
-	"many-items": {items: faultMaxItems},
+	"many-items": {items: faultMaxItems, note: "truncated"},
 	"huge-titles": {items: 3, check: func(t *testing.T, items []babelfeed.Item) {
 		for _, it := range items {
 			if n := utf8.RuneCountInString(it.Summary); n > faultMaxText || n < faultMaxText/2 {
@@ -115,7 +117,7 @@ var faultChecks = map[string]faultCheck{
 	"markup-injection":      {items: 3, check: checkNoMarkup},
 	"markup-injection-json": {items: 2, check: checkNoMarkup},
 	"date-chaos":            {items: 6},
-	"json-many-items":       {items: faultMaxItems},
+	"json-many-items":       {items: faultMaxItems, note: "truncated"},
 
 	"wrong-charset":          {items: 1, check: checkItalian},
 	"wrong-declared-charset": {items: 1, check: checkItalian},
@@ -439,6 +441,9 @@ func checkFault(t *testing.T, s *store.Store, ft faultfarm.Fault, o Outcome) {
 	if o.Added != len(items) {
 		t.Errorf("outcome says %d added, %d stored", o.Added, len(items))
 	}
+	if (c.note == "truncated") != o.Truncated || (c.note == "partial") != o.Partial {
+		t.Errorf("outcome truncated %v, partial %v; want %q", o.Truncated, o.Partial, c.note)
+	}
 	if c.check != nil {
 		// Newest first from the store; the checks read them in any order.
 		c.check(t, items)
@@ -462,6 +467,43 @@ func TestPollDenyPrivate(t *testing.T) {
 			t.Errorf("DenyPrivate: err %v, last error %q, state %s", o.Err, f.LastError, f.State)
 		case !deny && (o.Err != nil || o.Added != 5):
 			t.Errorf("allowed: added %d, err %v", o.Added, o.Err)
+		}
+	}
+}
+
+// panicTagger panics on the items of German feeds, as a detector bug met
+// by a hostile document would.
+type panicTagger struct{ Tagger }
+
+func (p panicTagger) Detect(title, text, declared string, prior map[string]int) lang.Result {
+	if declared == "de" {
+		panic("tagger bug")
+	}
+	return p.Tagger.Detect(title, text, declared, prior)
+}
+
+// A panic while polling one feed is that feed's failure, recorded on it,
+// and the other feeds of the pass are stored.
+func TestPanicIsAFeedFailure(t *testing.T) {
+	farm := faultFarm(t)
+	p, s := faultPoller(t, fetch.Options{})
+	p.Tagger = panicTagger{detector(t)}
+	feeds := subscribe(t, s, []string{farm.HealthyURL("it", 0), farm.HealthyURL("de", 0), farm.HealthyURL("en", 0)})
+	out := p.PollFeeds(context.Background(), feeds, nil)
+	for i, o := range out {
+		f, err := s.Feed(feeds[i].ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := len(storedItems(t, s, f.ID))
+		if i == 1 {
+			if !errors.Is(o.Err, ErrPanic) || f.State != babelfeed.StateFailing || !strings.Contains(f.LastError, "tagger bug") || n != 0 {
+				t.Errorf("panicking feed: err %v, state %s, last error %q, %d items", o.Err, f.State, f.LastError, n)
+			}
+			continue
+		}
+		if o.Err != nil || n != 5 {
+			t.Errorf("feed %s beside it: err %v, %d items", f.URL, o.Err, n)
 		}
 	}
 }

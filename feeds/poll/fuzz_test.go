@@ -2,6 +2,7 @@ package poll
 
 import (
 	"context"
+	"errors"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -150,6 +151,9 @@ func FuzzIngest(f *testing.F) {
 			t.Fatal(err)
 		}
 		items := storedItems(t, st, feed.ID)
+		if errors.Is(o.Err, ErrPanic) {
+			t.Fatalf("panic: %v", o.Err)
+		}
 		if o.Err != nil {
 			if len(items) != 0 || feed.State != babelfeed.StateFailing || feed.LastError == "" {
 				t.Fatalf("failed (%v) but %d items stored, state %s, last error %q", o.Err, len(items), feed.State, feed.LastError)

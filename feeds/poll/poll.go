@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/url"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -65,6 +66,9 @@ type Poller struct {
 	hosts    *hostGate
 }
 
+// ErrPanic is wrapped by the error of a poll that panicked (see PollOne).
+var ErrPanic = errors.New("internal error (panic)")
+
 // Outcome is what happened to one feed in a pass.
 type Outcome struct {
 	Feed        babelfeed.Feed // the feed as saved after the pass
@@ -82,8 +86,12 @@ type Outcome struct {
 	// the items kept because the rules ran out of time on them.
 	Dropped      int
 	RuleTimeouts int
-	Err          error // why the fetch failed; also recorded on Feed.LastError
-	Duration     time.Duration
+	// Truncated: the document held more items than the parser keeps
+	// (parse.Options.MaxItems); the first ones were stored. Partial: the
+	// document was cut short or broken; its complete items were stored.
+	Truncated, Partial bool
+	Err                error // why the fetch failed; also recorded on Feed.LastError
+	Duration           time.Duration
 }
 
 func (p *Poller) now() time.Time {
@@ -248,11 +256,22 @@ func hostOf(raw string) string {
 // on the feed. Validators and the body hash are saved only in the same
 // transaction as the items they describe, so a failure never makes a later
 // poll skip content it has not stored.
-func (p *Poller) PollOne(ctx context.Context, f babelfeed.Feed) Outcome {
+//
+// A panic while polling (a parser or detector bug met by a hostile
+// document) is recorded as the feed's failure rather than taking down the
+// pass and every other feed with it; the store's transactions roll back on
+// a panic, so nothing is half written.
+func (p *Poller) PollOne(ctx context.Context, f babelfeed.Feed) (o Outcome) {
 	start := p.now()
-	o := p.pollOne(ctx, f)
-	o.Duration = p.now().Sub(start)
-	return o
+	defer func() {
+		if r := recover(); r != nil {
+			log := p.log().With("feed", f.ID, "url", f.URL)
+			log.Error("panic while polling", "panic", r, "stack", string(debug.Stack()))
+			o = p.fail(f, fmt.Errorf("poll %s: %w: %v", f.URL, ErrPanic, r), log)
+		}
+		o.Duration = p.now().Sub(start)
+	}()
+	return p.pollOne(ctx, f)
 }
 
 func (p *Poller) pollOne(ctx context.Context, f babelfeed.Feed) Outcome {
@@ -306,6 +325,12 @@ func (p *Poller) pollOne(ctx context.Context, f babelfeed.Feed) Outcome {
 			return Outcome{Feed: f, Status: resp.Status, Err: fmt.Errorf("parse %s: %w", f.URL, ctx.Err())}
 		}
 		return p.fail(f, fmt.Errorf("parse %s: %w", f.URL, err), log)
+	}
+	if res.Truncated {
+		log.Warn("document holds more items than are kept; stored the first ones", "kept", len(res.Items))
+	}
+	if res.Partial {
+		log.Warn("document cut short or broken; stored its complete items", "kept", len(res.Items))
 	}
 	known, err := p.Store.Known(f.ID)
 	if err != nil {
@@ -379,7 +404,8 @@ func (p *Poller) pollOne(ctx context.Context, f babelfeed.Feed) Outcome {
 	}
 	dropped, timeouts := gate.counts()
 	log.Debug("polled", "status", resp.Status, "added", sr.Added, "updated", sr.Updated, "unchanged", sr.Unchanged, "dropped", dropped)
-	return Outcome{Feed: f, Status: resp.Status, Added: sr.Added, Updated: sr.Updated, Unchanged: sr.Unchanged, StoredByLang: byLang, Dropped: dropped, RuleTimeouts: timeouts}
+	return Outcome{Feed: f, Status: resp.Status, Added: sr.Added, Updated: sr.Updated, Unchanged: sr.Unchanged, StoredByLang: byLang, Dropped: dropped, RuleTimeouts: timeouts,
+		Truncated: res.Truncated, Partial: res.Partial}
 }
 
 // freshFor is how long the response stays fresh by Cache-Control: max-age
