@@ -67,6 +67,11 @@ func (pf *pollFlags) validate() error {
 	case pf.maxItems < 1:
 		return fmt.Errorf("--max-items must be at least 1, got %d", pf.maxItems)
 	}
+	if len(pf.langs) > 0 {
+		if err := lang.CheckLanguages(pf.langs); err != nil {
+			return fmt.Errorf("--languages: %w", err)
+		}
+	}
 	return nil
 }
 
