@@ -45,7 +45,10 @@ var (
 	bucketPostings  = []byte("postings")
 	bucketPostRows  = []byte("post_rows")
 	bucketPostLangs = []byte("post_langs")
-	keyIndex        = []byte("index")
+	// post_pending: itemID -> (empty), the items writers changed during a
+	// bulk build.
+	bucketPostPending = []byte("post_pending")
+	keyIndex          = []byte("index")
 )
 
 // Term is one distinct term of an item, as an Indexer analysed it.
@@ -81,6 +84,10 @@ type IndexState struct {
 	// Upto is, while a Reindex is building the index, the highest item ID
 	// it covers.
 	Upto uint64
+	// Bulk means a Reindex is writing the index of every item up to Upto
+	// language by language; writers only note which of those items they
+	// change (see bulkBuild).
+	Bulk bool
 }
 
 // Usable reports whether the index was built by version and covers every
@@ -90,6 +97,7 @@ func (st IndexState) Usable(version string) bool { return st.Ready && st.Version
 const (
 	indexBuilding byte = 1
 	indexReady    byte = 2
+	indexBulk     byte = 3
 )
 
 func readIndexState(meta *bolt.Bucket) IndexState {
@@ -101,13 +109,16 @@ func readIndexState(meta *bolt.Bucket) IndexState {
 	if n <= 0 {
 		return IndexState{}
 	}
-	return IndexState{Version: string(v[1+n:]), Ready: v[0] == indexReady, Upto: upto}
+	return IndexState{Version: string(v[1+n:]), Ready: v[0] == indexReady, Bulk: v[0] == indexBulk, Upto: upto}
 }
 
 func writeIndexState(meta *bolt.Bucket, st IndexState) error {
 	v := []byte{indexBuilding}
-	if st.Ready {
+	switch {
+	case st.Ready:
 		v[0] = indexReady
+	case st.Bulk:
+		v[0] = indexBulk
 	}
 	v = binary.AppendUvarint(v, st.Upto)
 	v = append(v, st.Version...)
@@ -341,6 +352,8 @@ type indexTx struct {
 	// skip: the index is not maintained (none, stale, or stale now).
 	skip    bool
 	checked bool
+	// pending: a bulk build is running; changed items are noted here.
+	pending *bolt.Bucket
 
 	post, rows, langs *bolt.Bucket
 	adds              map[string][]posting
@@ -373,6 +386,13 @@ func (x *indexTx) check(tx *bolt.Tx) error {
 		}
 		return nil
 	}
+	if x.state.Bulk {
+		x.skip = true
+		if x.pending = tx.Bucket(bucketPostPending); x.pending == nil {
+			return errors.New("index bucket post_pending missing")
+		}
+		return nil
+	}
 	x.post, x.rows, x.langs = tx.Bucket(bucketPostings), tx.Bucket(bucketPostRows), tx.Bucket(bucketPostLangs)
 	if x.post == nil || x.rows == nil || x.langs == nil {
 		return errors.New("index buckets missing")
@@ -383,7 +403,20 @@ func (x *indexTx) check(tx *bolt.Tx) error {
 }
 
 // covers says whether the index describes item id.
-func (x *indexTx) covers(id uint64) bool { return x.state.Ready || id <= x.state.Upto }
+func (x *indexTx) covers(id uint64) bool {
+	return x.state.Ready || (!x.state.Bulk && id <= x.state.Upto)
+}
+
+// note records, during a bulk build, that item id changed.
+func (x *indexTx) note(id uint64) error {
+	if x.pending == nil || id > x.state.Upto {
+		return nil
+	}
+	if err := x.pending.Put(u64(id), nil); err != nil {
+		return fmt.Errorf("note item %d for the index build: %w", id, err)
+	}
+	return nil
+}
 
 // put records that old (nil: none) became it (nil: deleted). Both have the
 // same ID.
@@ -391,14 +424,14 @@ func (x *indexTx) put(tx *bolt.Tx, old, it *babelfeed.Item) error {
 	if err := x.check(tx); err != nil {
 		return err
 	}
-	if x.skip {
-		return nil
-	}
 	id := uint64(0)
 	if it != nil {
 		id = it.ID
 	} else if old != nil {
 		id = old.ID
+	}
+	if x.skip {
+		return x.note(id)
 	}
 	if !x.covers(id) {
 		return nil
@@ -572,8 +605,16 @@ func (x *indexTx) flush() error {
 // unindexItems removes the postings of items about to be deleted.
 func (s *Store) unindexItems(tx *bolt.Tx, b buckets, ids []uint64) error {
 	x := s.indexTx(tx)
-	if err := x.check(tx); err != nil || x.skip {
+	if err := x.check(tx); err != nil {
 		return err
+	}
+	if x.skip {
+		for _, id := range ids {
+			if err := x.note(id); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
 	for _, id := range ids {
 		if !x.covers(id) {
@@ -764,12 +805,13 @@ func writeBlocks(bk *bolt.Bucket, prefix []byte, blockK uint64, exists bool, ps 
 // less in all, at the cost of memory and of holding the writer lock longer.
 const defaultReindexBatch = 20000
 
-// Reindex rebuilds the keyword index with the store's Indexer, in batches of
-// transactions, while the store stays in use: writers keep the part
-// already built up to date and leave the rest to Reindex. An interrupted
-// Reindex of the same Indexer version resumes where it stopped; otherwise
-// the index is dropped and built anew. progress, if not nil, is called
-// after each batch with the items indexed so far and the total.
+// Reindex rebuilds the keyword index with the store's Indexer while the
+// store stays in use: first every existing item, language by language (see
+// bulkBuild), then, in batches, the items that arrived meanwhile; writers
+// keep the part already built up to date. A Reindex interrupted in its
+// second part resumes there; otherwise the index is dropped and built
+// anew. progress, if not nil, is called now and then with the items
+// indexed so far and the total.
 func (s *Store) Reindex(ctx context.Context, progress func(done, total int)) error {
 	if s.indexer == nil {
 		return errors.New("reindex: the store was opened without an Indexer")
@@ -778,40 +820,36 @@ func (s *Store) Reindex(ctx context.Context, progress func(done, total int)) err
 	if err != nil {
 		return fmt.Errorf("reindex: %w", err)
 	}
-	var st IndexState
-	err = s.db.Update(func(tx *bolt.Tx) error {
-		meta := tx.Bucket(bucketMeta)
-		st = readIndexState(meta)
-		if st.Version == s.indexer.Version && !st.Ready {
-			return createIndexBuckets(tx) // resume
+	report := func(done int) {
+		if progress != nil {
+			progress(done, max(total, done))
 		}
-		for _, name := range [][]byte{bucketPostings, bucketPostRows, bucketPostLangs} {
-			if err := tx.DeleteBucket(name); err != nil && !errors.Is(err, bolt.ErrBucketNotFound) {
-				return fmt.Errorf("drop bucket %s: %w", name, err)
-			}
-		}
-		if err := createIndexBuckets(tx); err != nil {
-			return err
-		}
-		st = IndexState{Version: s.indexer.Version}
-		return writeIndexState(meta, st)
-	})
+	}
+	st, err := s.IndexState()
 	if err != nil {
 		return fmt.Errorf("reindex: %w", err)
 	}
 	done := 0
-	if st.Upto > 0 {
-		// Resuming: count what is already done, for the progress bar.
-		_ = s.db.View(func(tx *bolt.Tx) error {
+	if st.Version == s.indexer.Version && !st.Ready && !st.Bulk {
+		// Resume: count what is already done, for the progress bar.
+		err = s.db.View(func(tx *bolt.Tx) error {
 			c := tx.Bucket(bucketItems).Cursor()
 			for k, _ := c.First(); k != nil && binary.BigEndian.Uint64(k) <= st.Upto; k, _ = c.Next() {
 				done++
 			}
 			return nil
 		})
-	}
-	if progress != nil {
-		progress(done, max(total, done))
+		if err != nil {
+			return fmt.Errorf("reindex: %w", err)
+		}
+		report(done)
+	} else {
+		report(0)
+		upto, err := s.bulkBuild(ctx, func(n int) { done = n; report(n) })
+		if err != nil {
+			return fmt.Errorf("reindex: %w", err)
+		}
+		st = IndexState{Version: s.indexer.Version, Upto: upto}
 	}
 	for {
 		if err := ctx.Err(); err != nil {
@@ -822,9 +860,7 @@ func (s *Store) Reindex(ctx context.Context, progress func(done, total int)) err
 			return fmt.Errorf("reindex after item %d: %w", st.Upto, err)
 		}
 		done += n
-		if progress != nil {
-			progress(done, max(total, done))
-		}
+		report(done)
 		if finished {
 			return nil
 		}

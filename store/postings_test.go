@@ -285,16 +285,19 @@ func TestIndexStaleAndReindex(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := addFeed(t, s, "https://a.example/rss")
-	save := func(s *Store, n int, prefix string) {
+	g := addFeed(t, s, "https://b.example/rss")
+	langs := []string{"it", "de", "en", "und"}
+	save := func(s *Store, f babelfeed.Feed, n int, prefix string) {
 		var batch []babelfeed.Item
 		for i := range n {
-			batch = append(batch, item(fmt.Sprint(prefix, i), "it", base.Add(time.Duration(i)*time.Minute), fmt.Sprintf("news %s %d", prefix, i%7)))
+			it := item(fmt.Sprint(prefix, i), langs[i%len(langs)], base.Add(time.Duration(i)*time.Minute), fmt.Sprintf("news %s %d", prefix, i%7))
+			batch = append(batch, it)
 		}
 		if _, err := s.SaveFetch(f, batch); err != nil {
 			t.Fatal(err)
 		}
 	}
-	save(s, 50, "a")
+	save(s, f, 50, "a")
 	checkIndex(t, s, ix)
 	s.Close()
 
@@ -303,7 +306,8 @@ func TestIndexStaleAndReindex(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	save(s, 30, "b")
+	save(s, f, 30, "b")
+	save(s, g, 12, "g")
 	if st, _ := s.IndexState(); st.Version != "" || st.Ready {
 		t.Errorf("after a write without the Indexer: %+v, want stale", st)
 	}
@@ -312,30 +316,58 @@ func TestIndexStaleAndReindex(t *testing.T) {
 	}
 	s.Close()
 
-	// Reindex in small batches, interrupted after the first one, while a
-	// writer adds and changes items; then resumed.
+	// Reindex while a writer revises, adds, retags and removes items: in
+	// the bulk part (the changes are noted and redone), and in the
+	// incremental part, which is interrupted and then resumed.
 	s = openIndexed(t, path, ix)
-	s.reindexBatchSize = 20
+	s.reindexBatchSize = 4
 	ctx, cancel := context.WithCancel(context.Background())
-	calls := 0
+	var sawBulk, wroteInBulk bool
+	var bulkUpto uint64
 	err = s.Reindex(ctx, func(done, total int) {
-		calls++
-		if calls == 2 {
-			save(s, 10, "c")            // new items, above what is built
-			save(s, 5, "a")             // unchanged
-			cancel()                    // stop after this batch
-			_ = s.RemoveFeed(f.ID + 99) // no such feed: nothing happens
+		st, err := s.IndexState()
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case st.Bulk && !wroteInBulk:
+			sawBulk, wroteInBulk, bulkUpto = true, true, st.Upto
+			revised := item("a3", "de", base, "neue nachricht")
+			revised.ContentHash = "revised"
+			if _, err := s.SaveFetch(f, []babelfeed.Item{revised}); err != nil {
+				t.Fatal(err)
+			}
+			save(s, f, 10, "c") // new items, for the incremental part
+			if err := s.RemoveFeed(g.ID); err != nil {
+				t.Fatal(err)
+			}
+			err := s.UpdateItems(context.Background(), func(it *babelfeed.Item) bool {
+				if it.ID%5 != 0 {
+					return false
+				}
+				it.Lang = "fr"
+				return true
+			}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+		case !st.Bulk && !st.Ready && st.Upto > bulkUpto:
+			cancel() // after the first incremental batch
 		}
 	})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("Reindex interrupted: %v", err)
 	}
+	if !sawBulk {
+		t.Fatal("no progress call during the bulk part")
+	}
 	st, _ := s.IndexState()
-	if st.Ready || st.Upto != 20 || st.Version != ix.Version {
-		t.Errorf("interrupted: %+v", st)
+	if st.Ready || st.Bulk || st.Upto <= bulkUpto || st.Version != ix.Version {
+		t.Errorf("interrupted: %+v (bulk part up to %d)", st, bulkUpto)
 	}
 	// Revise an item that is already indexed and one that is not yet.
-	revised := []babelfeed.Item{item("a3", "de", base, "neue nachricht"), item("b9", "en", base, "fresh news")}
+	revised := []babelfeed.Item{item("a5", "de", base, "neue nachricht"), item("c9", "en", base, "fresh news")}
+	revised[0].ContentHash, revised[1].ContentHash = "r1", "r2"
 	if _, err := s.SaveFetch(f, revised); err != nil {
 		t.Fatal(err)
 	}
@@ -343,8 +375,8 @@ func TestIndexStaleAndReindex(t *testing.T) {
 	if err := s.Reindex(context.Background(), func(done, total int) { progress = append(progress, [2]int{done, total}) }); err != nil {
 		t.Fatal(err)
 	}
-	if last := progress[len(progress)-1]; last[0] != 90 || last[1] != 90 || progress[0][0] != 20 {
-		t.Errorf("progress %v, want from 20 to 90 of 90", progress)
+	if last := progress[len(progress)-1]; last[0] != 90 || last[1] != 90 || progress[0][0] < 80 {
+		t.Errorf("progress %v, want from at least 80 to 90 of 90", progress)
 	}
 	checkIndex(t, s, ix)
 
@@ -353,7 +385,7 @@ func TestIndexStaleAndReindex(t *testing.T) {
 	s.Close()
 	ix2 := wordIndexer("w/2")
 	s = openIndexed(t, path, ix2)
-	save(s, 3, "d")
+	save(s, f, 3, "d")
 	if st, _ := s.IndexState(); st.Usable(ix2.Version) || st.Version != "" {
 		t.Errorf("with another Indexer version: %+v", st)
 	}
@@ -361,6 +393,39 @@ func TestIndexStaleAndReindex(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkIndex(t, s, ix2)
+}
+
+// TestBulkBuildMatchesIncremental: the bulk build gives the index the
+// item-by-item one does, also when a language outgrows its memory budget
+// and is written the incremental way.
+func TestBulkBuildMatchesIncremental(t *testing.T) {
+	ix := wordIndexer("w/1")
+	s := openIndexed(t, filepath.Join(t.TempDir(), "ix.db"), ix)
+	f := addFeed(t, s, "https://a.example/rss")
+	r := rand.New(rand.NewPCG(3, 4))
+	var batch []babelfeed.Item
+	for i := range 3000 {
+		var w []string
+		for range 1 + r.IntN(20) {
+			w = append(w, fmt.Sprint("w", min(r.IntN(400), r.IntN(400))))
+		}
+		it := item(fmt.Sprint("k", i), []string{"it", "de"}[i%2], base.Add(time.Duration(r.IntN(9999))*time.Minute), strings.Join(w, " "))
+		it.ContentHash = fmt.Sprint(i)
+		batch = append(batch, it)
+	}
+	if _, err := s.SaveFetch(f, batch); err != nil {
+		t.Fatal(err)
+	}
+	checkIndex(t, s, ix) // built item by item
+	if err := s.Reindex(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	checkIndex(t, s, ix) // built in bulk
+	s.bulkBudget = 2000
+	if err := s.Reindex(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	checkIndex(t, s, ix) // built in bulk, spilling
 }
 
 func TestSchemaUpgradeLeavesNoIndex(t *testing.T) {

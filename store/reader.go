@@ -268,3 +268,32 @@ func (r *IndexReader) Scan(ctx context.Context, q babelfeed.Query, after *Positi
 	}
 	return nil
 }
+
+// Space is what one bucket takes in the file.
+type Space struct {
+	Keys  int   // keys
+	Alloc int64 // bytes of the pages allocated to it
+	InUse int64 // bytes of those pages holding data
+}
+
+// SpaceByBucket returns the space each top-level bucket takes: items,
+// indexes, keyword postings ... (bbolt's page statistics; reading them
+// walks every page, so it takes a while on a big store).
+func (s *Store) SpaceByBucket() (map[string]Space, error) {
+	out := map[string]Space{}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.ForEach(func(name []byte, b *bolt.Bucket) error {
+			st := b.Stats()
+			out[string(name)] = Space{
+				Keys:  st.KeyN,
+				Alloc: int64(st.BranchAlloc + st.LeafAlloc),
+				InUse: int64(st.BranchInuse + st.LeafInuse),
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("space by bucket: %w", err)
+	}
+	return out, nil
+}

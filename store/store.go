@@ -127,6 +127,8 @@ type Store struct {
 	indexer *Indexer
 	// reindexBatchSize overrides defaultReindexBatch (tests).
 	reindexBatchSize int
+	// bulkBudget overrides bulkBudget (tests).
+	bulkBudget int
 
 	// feeds caches the decoded feed records of one committed state (every
 	// query plans from them); a commit changes the transaction ID and so
