@@ -90,6 +90,9 @@ type Request struct {
 	// whose original does not match (only the copy has the word, or the
 	// query names the copy's feed) is listed.
 	AllDuplicates bool
+
+	// scan ignores the index (the benchmarks' baseline).
+	scan bool
 }
 
 // Hit is one item found.
@@ -197,7 +200,7 @@ func (e *engine) run() error {
 	if e.none {
 		return nil
 	}
-	usable := e.r.State().Usable(analyze.Version)
+	usable := e.r.State().Usable(analyze.Version) && !e.req.scan
 	switch {
 	case e.rest == nil:
 		return e.scanAll(nil)
