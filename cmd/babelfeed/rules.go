@@ -30,7 +30,7 @@ rules: if any keep rule applies to the item's feed, the item must match one
 of them to be kept (as in Miniflux). Rules judge an item when it first
 arrives, after its language is tagged; items already stored stay. A dropped
 item is remembered and not looked at again until its content or the rules
-change. Evaluating the rules on one item has a time limit (100ms); an item
+change. Evaluating the rules on one item has a time limit (1s); an item
 that runs out of time is kept, and the timeout counted on the rule.
 
   babelfeed rules add keep 'lang:it,es'
