@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -61,15 +63,19 @@ check runs inside it.`,
 					return err
 				}
 			} else {
-				fmt.Fprintf(a.out, "store %s: %d feeds, %d items, %d tombstones, %d pages checked\n", s.Path(), rep.Feeds, rep.Items, rep.Tombstones, rep.Pages)
+				var b strings.Builder
+				fmt.Fprintf(&b, "store %s: %d feeds, %d items, %d tombstones, %d pages checked\n", s.Path(), rep.Feeds, rep.Items, rep.Tombstones, rep.Pages)
 				for _, p := range rep.Problems {
-					fmt.Fprintf(a.out, "problem: %s\n", p)
+					fmt.Fprintf(&b, "problem: %s\n", p)
 				}
 				if rep.MoreProblems > 0 {
-					fmt.Fprintf(a.out, "... and %d more problems\n", rep.MoreProblems)
+					fmt.Fprintf(&b, "... and %d more problems\n", rep.MoreProblems)
 				}
 				if rep.OK() {
-					fmt.Fprintln(a.out, "ok: no problems found")
+					b.WriteString("ok: no problems found\n")
+				}
+				if _, err := io.WriteString(a.out, b.String()); err != nil {
+					return fmt.Errorf("check: write the report: %w", err)
 				}
 			}
 			if err != nil {
