@@ -172,34 +172,3 @@ func TestDuplicateShownWhenOnlyTheCopyMatches(t *testing.T) {
 		t.Error("a bad cursor: want an error")
 	}
 }
-
-func TestQueryMatcherAgreesWithStore(t *testing.T) {
-	s, feeds := testStore(t)
-	byFeed := map[uint64]babelfeed.Feed{}
-	for _, f := range feeds {
-		byFeed[f.ID] = f
-	}
-	all := allItems(t, s)
-	for _, q := range []babelfeed.Query{
-		{}, {Langs: []string{"it"}}, {Category: "italiano"}, {Category: "Italiano/sport", Langs: []string{"es", "en"}},
-		{FeedIDs: []uint64{feeds[0].ID, feeds[2].ID}}, {Since: t0.Add(-20 * time.Hour), Until: t0.Add(-5 * time.Hour)},
-	} {
-		var want []uint64
-		if err := s.Items(context.Background(), q, nil, func(it babelfeed.Item) bool {
-			want = append(want, it.ID)
-			return true
-		}); err != nil {
-			t.Fatal(err)
-		}
-		m := QueryMatcher(q, byFeed, nil)
-		var got []uint64
-		for _, it := range all {
-			if m(&it) {
-				got = append(got, it.ID)
-			}
-		}
-		if !slices.Equal(got, want) {
-			t.Errorf("%+v:\n matcher %v\n   store %v", q, got, want)
-		}
-	}
-}
