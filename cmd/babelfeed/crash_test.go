@@ -70,6 +70,13 @@ func (f *crashFarm) stop() {
 	f.mu.Unlock()
 }
 
+// setTick moves the stopped clock to tick g.
+func (f *crashFarm) setTick(g int) {
+	f.mu.Lock()
+	f.elapsed = time.Duration(g) * f.tick
+	f.mu.Unlock()
+}
+
 // genLocked is the farm's current tick.
 func (f *crashFarm) genLocked() int {
 	d := f.elapsed
