@@ -12,7 +12,13 @@ import (
 // lists, the stemmers and the bigrams. Change it whenever any of them
 // changes what terms a text gives, so that stores know their keyword index
 // must be rebuilt.
-const Version = "analyze/1"
+const Version = "analyze/2"
+
+// StopPrefix starts the term of a stopword: stopwords are indexed as they
+// are written (folded, not stemmed), apart from the stems, so that a
+// phrase or a query word that is a stopword is still answered from the
+// index, and never matches a stem that happens to be spelled the same.
+const StopPrefix = "\x01"
 
 // Where says in which fields of an item a term occurs, besides anywhere.
 type Where uint8
@@ -26,7 +32,8 @@ const (
 // repetitions:
 //
 //   - words of scripts written with spaces: folded, elisions stripped,
-//     stopwords of lang left out, stemmed when lang has a stemmer;
+//     stemmed when lang has a stemmer; stopwords of lang are not stemmed
+//     but kept whole, behind StopPrefix;
 //   - runs of a script written without spaces (Chinese, Japanese, Korean,
 //     Thai ...): every pair of adjacent units (bigrams), and the last unit of
 //     every run on its own, so that a single character can be found through
@@ -54,12 +61,14 @@ func (a *Analyzer) TextTerms(lang, s string, fn func(term string)) {
 		if ok {
 			sc.fold = f
 			if stopwords[lang][string(f)] { // no allocation: map index by converted bytes
+				fn(a.stopTerm(f))
 				return true
 			}
 			word = cut(string(f))
 		} else {
 			word = cut(foldString(w, sc))
 			if stopwords[lang][word] {
+				fn(StopPrefix + word)
 				return true
 			}
 		}
@@ -69,6 +78,20 @@ func (a *Analyzer) TextTerms(lang, s string, fn func(term string)) {
 	if prev != "" {
 		fn(prev)
 	}
+}
+
+// stopTerm returns the term of the folded stopword f, allocating each one
+// once per Analyzer.
+func (a *Analyzer) stopTerm(f []byte) string {
+	if t, ok := a.stops[string(f)]; ok {
+		return t
+	}
+	if a.stops == nil {
+		a.stops = map[string]string{}
+	}
+	t := StopPrefix + string(f)
+	a.stops[string(f)] = t
+	return t
 }
 
 // TermInfo is what an item says about one of its terms.
@@ -127,7 +150,7 @@ func (a *Analyzer) WordQuery(lang string, toks []Token) Query {
 	case len(toks) == 1 && !toks[0].Spaceless:
 		w := toks[0].Text
 		if Stopword(lang, w) {
-			return Query{}
+			return Query{Terms: []string{StopPrefix + w}, Exact: true}
 		}
 		return Query{Terms: []string{a.Stem(lang, w)}, Exact: true}
 	case IsRun(toks):
@@ -144,8 +167,8 @@ func (a *Analyzer) WordQuery(lang string, toks []Token) Query {
 }
 
 // PhraseQuery returns the terms an item must have to contain the tokens in
-// this order (see Contains): the stems of the words that are not stopwords
-// and the bigrams of units joined in the query. It is never exact.
+// this order (see Contains): the terms of its words (stems, or stopwords
+// whole) and the bigrams of units joined in the query. It is never exact.
 func (a *Analyzer) PhraseQuery(lang string, toks []Token) Query {
 	var q Query
 	seen := map[string]bool{}
@@ -161,7 +184,9 @@ func (a *Analyzer) PhraseQuery(lang string, toks []Token) Query {
 			if t.Joined && i > 0 && toks[i-1].Spaceless {
 				add(cut(toks[i-1].Text + t.Text))
 			}
-		case !Stopword(lang, t.Text):
+		case Stopword(lang, t.Text):
+			add(StopPrefix + t.Text)
+		default:
 			add(a.Stem(lang, t.Text))
 		}
 	}

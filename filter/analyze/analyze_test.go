@@ -176,14 +176,17 @@ func TestItemTerms(t *testing.T) {
 		t.Errorf("rossi: %+v, want in the author", ti)
 	}
 	if _, ok := got["il"]; ok {
-		t.Error("stopword il was indexed")
+		t.Error("stopword il was indexed as a stem")
+	}
+	if ti := got[StopPrefix+"il"]; ti.Freq != 2 || ti.Where != InTitle {
+		t.Errorf("stopword il: %+v, want it kept whole, twice", ti)
 	}
 	var terms []string
 	for term := range got {
 		terms = append(terms, term)
 	}
 	slices.Sort(terms)
-	if strings.Join(terms, " ") != "abbass bass giul modell negoz nuov prezz ross scend xiaom" {
+	if strings.Join(terms, " ") != "\x01del \x01di \x01il \x01nei \x01per \x01tutti abbass bass giul modell negoz nuov prezz ross scend xiaom" {
 		t.Errorf("terms: %q", terms)
 	}
 }
@@ -191,7 +194,7 @@ func TestItemTerms(t *testing.T) {
 func TestPhraseQuery(t *testing.T) {
 	a := New()
 	q := a.PhraseQuery("it", Tokenize(nil, "il nuovo modello"))
-	if q.Exact || strings.Join(q.Terms, " ") != "nuov modell" {
+	if q.Exact || strings.Join(q.Terms, " ") != "\x01il nuov modell" {
 		t.Errorf("PhraseQuery: %+v", q)
 	}
 	q = a.PhraseQuery("ja", Tokenize(nil, "東京 タワー"))

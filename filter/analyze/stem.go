@@ -58,7 +58,7 @@ type Analyzer struct {
 	env   *snowball.Env
 	cache map[string]map[string]string // lang -> word -> stem
 	size  int
-	toks  []Token
+	stops map[string]string // folded stopword -> its term
 }
 
 // New returns an Analyzer.

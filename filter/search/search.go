@@ -6,7 +6,7 @@
 //
 // The answer is always the one the query's reference semantics (Node.Match)
 // gives; the index only finds the candidates fast. Parts of a query the
-// index cannot decide (phrases, /regex/, stopwords, inurl:) are checked on
+// index cannot decide (phrases, /regex/, inurl:) are checked on
 // the candidates. Without a usable index (never built, or stale), queries
 // scan the store instead: slower, same answers.
 package search
