@@ -378,8 +378,13 @@ func queryLatencies(t *testing.T, s *store.Store) {
 		for _, q := range sh.queries[:min(10, len(sh.queries))] {
 			run(q, false) // warm the page cache the way a running daemon has it
 		}
+		slowest, slowQ := time.Duration(0), ""
 		for _, q := range sh.queries {
-			lat = append(lat, run(q, false))
+			d := run(q, false)
+			lat = append(lat, d)
+			if d > slowest {
+				slowest, slowQ = d, q
+			}
 		}
 		slices.Sort(lat)
 		p50 := lat[len(lat)/2]
@@ -397,7 +402,7 @@ func queryLatencies(t *testing.T, s *store.Store) {
 		t.Logf("%-28s %9s %9s %9s %8.1f %11s %8s", sh.name, p50.Round(time.Microsecond),
 			lat[len(lat)*99/100].Round(time.Microsecond), lat[len(lat)-1].Round(time.Microsecond),
 			float64(hits)/float64(len(sh.queries)), scanCol, ratio)
-		t.Logf("    e.g. %q", sh.queries[0])
+		t.Logf("    e.g. %q; slowest %q", sh.queries[0], slowQ)
 	}
 }
 
