@@ -108,7 +108,11 @@ func (a *app) pollCmd() *cobra.Command {
 		Long: `Poll fetches every due feed once (newly imported feeds are due), concurrently,
 tags the language of each new or changed item and stores it. It exits 0 when
 the pass ran, even if some feeds failed; each failure is recorded on its feed
-(see 'babelfeed feeds') and listed at the end.
+(see 'babelfeed feeds') and listed at the end. It exits 1 if the store itself
+could not be written (a full disk): nothing of those feeds was saved.
+
+With --keep-days and/or --keep-per-feed, the pass ends by removing the items
+beyond them (see 'babelfeed prune'); by default every item is kept.
 
 While 'babelfeed run' is running, poll asks it to poll now and waits for the
 outcome, so the daemon's per-host limits still hold.`,
