@@ -39,9 +39,12 @@ file given by --opml (feeds.opml) first. SIGINT or SIGTERM stop it gracefully:
 fetches in flight are cancelled, nothing is half written, and the next start
 carries on from the stored schedule.
 
-While it runs, the other commands (query, feeds, stats, import, export, poll)
-talk to it through a unix socket beside the store, since the store file can
-be open in one process only.
+While it runs, the other commands (query, feeds, stats, import, export, poll,
+check, prune...) talk to it through a unix socket beside the store, since the
+store file can be open in one process only; compact needs it stopped. With
+--keep-days and/or --keep-per-feed it removes older items at start and
+hourly (see 'babelfeed prune'). A kill at any moment loses nothing that was
+stored: each feed's items are saved in one transaction.
 
 API: GET /api/items, /api/items/{id}, /api/feeds, /api/feeds/{id}, /api/stats,
 /api/export; POST /api/import, /api/poll[?feed=ID]; GET /healthz, /metrics.
