@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"runtime/debug"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -71,7 +72,15 @@ func (s *Store) Check(ctx context.Context) (CheckReport, error) {
 	if err := ctx.Err(); err != nil {
 		return rep, fmt.Errorf("check store %s: %w", s.path, err)
 	}
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.db.View(func(tx *bolt.Tx) (err error) {
+		// A damaged page can make bbolt panic, or fault on a page that is
+		// not there; that is a finding of the check, not a crash of it.
+		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+		defer func() {
+			if r := recover(); r != nil {
+				rep.problem("reading the store failed (damaged pages): %v", r)
+			}
+		}()
 		return checkLogical(ctx, tx, &rep)
 	})
 	if err != nil {
@@ -104,12 +113,14 @@ type feedTally struct {
 }
 
 func checkLogical(ctx context.Context, tx *bolt.Tx, rep *CheckReport) error {
+	missing := false
 	for _, name := range allBuckets {
 		if tx.Bucket(name) == nil {
 			rep.problem("bucket %s is missing", name)
+			missing = true
 		}
 	}
-	if !rep.OK() {
+	if missing {
 		return nil // nothing below can run without the buckets
 	}
 	b := bucketsOf(tx)
