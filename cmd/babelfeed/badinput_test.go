@@ -204,7 +204,8 @@ func newerSchema(t *testing.T, dst string) {
 
 // TestEveryCommandOnABadStore runs every command that uses the store on
 // what is not a usable store: none at all, a directory, garbage bytes, an
-// empty file, a store cut short, a store of a newer schema.
+// empty file, a store cut short, a store of a newer schema, and (not as
+// root) a file it may not read.
 func TestEveryCommandOnABadStore(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the binary a hundred times")
@@ -241,6 +242,15 @@ func TestEveryCommandOnABadStore(t *testing.T) {
 			}
 		}, "cut short", false},
 		{"newer schema", newerSchema, "newer schema version", false},
+		{"unreadable", func(t *testing.T, p string) {
+			if os.Geteuid() == 0 {
+				t.Skip("permissions do not stop root (the directory and garbage cases stand in)")
+			}
+			copyFile(t, goldenStore(t), p)
+			if err := os.Chmod(p, 0); err != nil {
+				t.Fatal(err)
+			}
+		}, "permission denied", false},
 	}
 	cmds := everyStoreCommand(t)
 	for _, k := range kinds {
