@@ -697,12 +697,24 @@ func applyPostings(bk *bolt.Bucket, prefix []byte, dels []uint64, adds []posting
 		exists := k != nil && bytes.HasPrefix(k, prefix) && len(k) == len(prefix)+8
 		if exists {
 			blockK = ^binary.BigEndian.Uint64(k[len(prefix):])
+			if pk, _ := c.Prev(); pk != nil && bytes.HasPrefix(pk, prefix) && len(pk) == len(prefix)+8 {
+				upper = ^binary.BigEndian.Uint64(pk[len(prefix):])
+			}
+			j := i
+			for j < len(ops) && ops[j].id < upper {
+				j++
+			}
+			// The common case, new items: additions past the block's end
+			// are appended without decoding it.
+			if done, err := appendToBlock(bk, prefix, blockK, v, ops[i:j]); err != nil {
+				return err
+			} else if done {
+				i = j
+				continue
+			}
 			var err error
 			if buf, err = decodeBlock(buf[:0], blockK, v); err != nil {
 				return fmt.Errorf("block %x: %w", k, err)
-			}
-			if pk, _ := c.Prev(); pk != nil && bytes.HasPrefix(pk, prefix) && len(pk) == len(prefix)+8 {
-				upper = ^binary.BigEndian.Uint64(pk[len(prefix):])
 			}
 		} else {
 			// No block starts at or below id: a new one will, up to the
@@ -729,6 +741,65 @@ func applyPostings(bk *bolt.Bucket, prefix []byte, dels []uint64, adds []posting
 		i = j
 	}
 	return nil
+}
+
+// appendToBlock appends ops to block v (lower bound k) when they are all
+// additions past its last posting; false means they are not, and nothing
+// was written. A block already at blockTarget is left as it is and the
+// additions start a new one.
+func appendToBlock(bk *bolt.Bucket, prefix []byte, k uint64, v []byte, ops []op) (bool, error) {
+	count, n1 := binary.Uvarint(v)
+	if n1 <= 0 {
+		return false, nil
+	}
+	lastOff, n2 := binary.Uvarint(v[n1:])
+	if n2 <= 0 {
+		return false, nil
+	}
+	last := k + lastOff
+	prev := last
+	for _, o := range ops {
+		if !o.add || o.id <= prev {
+			return false, nil
+		}
+		prev = o.id
+	}
+	body := v[n1+n2:]
+	if len(body) >= blockTarget {
+		ps := make([]posting, len(ops))
+		for i, o := range ops {
+			ps[i] = posting{o.id, o.pay}
+		}
+		return true, writeBlocks(bk, prefix, ops[0].id, false, ps)
+	}
+	added := 0
+	prev = last
+	for _, o := range ops {
+		added += postingLen(o.id-prev, o.pay)
+		prev = o.id
+	}
+	if len(body)+added > 2*blockTarget {
+		return false, nil // cut it the general way
+	}
+	b := make([]byte, 0, len(v)+added+4)
+	b = binary.AppendUvarint(b, count+uint64(len(ops)))
+	b = binary.AppendUvarint(b, ops[len(ops)-1].id-k)
+	b = append(b, body...)
+	prev = last
+	for _, o := range ops {
+		x := (o.id - prev) << 1
+		if o.pay != plainPayload {
+			b = binary.AppendUvarint(b, x|1)
+			b = append(b, o.pay)
+		} else {
+			b = binary.AppendUvarint(b, x)
+		}
+		prev = o.id
+	}
+	if err := bk.Put(blockKey(prefix, k), b); err != nil {
+		return false, fmt.Errorf("write block: %w", err)
+	}
+	return true, nil
 }
 
 // applyOps applies ops (sorted by ID) to the sorted postings ps.
