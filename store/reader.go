@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"math"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -296,4 +297,48 @@ func (s *Store) SpaceByBucket() (map[string]Space, error) {
 		return nil, fmt.Errorf("space by bucket: %w", err)
 	}
 	return out, nil
+}
+
+// FeedItems calls fn with the ID and language of every item of a feed,
+// newest first, until fn returns false.
+func (r *IndexReader) FeedItems(feedID uint64, fn func(id uint64, lang string) bool) error {
+	prefix := feedPrefix(feedID)
+	c := r.b.idxFeed.Cursor()
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		if len(k) != len(prefix)+suffixLen {
+			continue
+		}
+		_, id := parseSuffix(k[len(prefix):])
+		if !fn(id, string(v)) {
+			return nil
+		}
+	}
+	return nil
+}
+
+// LangItems calls fn with the ID of every item of lang whose sort time, in
+// Unix nanoseconds, is in [lo, hi), newest first, until fn returns false.
+func (r *IndexReader) LangItems(lang string, lo, hi int64, fn func(id uint64) bool) error {
+	prefix := langPrefix(lang)
+	start := bytes.Clone(prefix)
+	if hi != math.MaxInt64 {
+		start = appendSuffix(start, hi-1, ^uint64(0))
+	}
+	c := r.b.idxLang.Cursor()
+	for k, _ := c.Seek(start); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		if len(k) != len(prefix)+suffixLen {
+			continue
+		}
+		n, id := parseSuffix(k[len(prefix):])
+		if n < lo {
+			return nil
+		}
+		if n >= hi {
+			continue
+		}
+		if !fn(id) {
+			return nil
+		}
+	}
+	return nil
 }

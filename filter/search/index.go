@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 
+	"babelfeed"
 	"babelfeed/filter/analyze"
 	"babelfeed/filter/query"
 	"babelfeed/store"
@@ -310,9 +311,63 @@ func (e *engine) eval(c *evalCtx, n query.Node, positive bool) set {
 			return everything
 		}
 		return set{exact: true}
+	case *query.FeedRef, *query.Category:
+		ids, err := e.feedItems(n, c.lang)
+		if err != nil {
+			c.err = err
+			return unknown
+		}
+		return set{ids: ids, exact: true}
+	case *query.Since:
+		return e.timeRange(c, nanos(n.T), math.MaxInt64)
+	case *query.Until:
+		return e.timeRange(c, math.MinInt64, nanos(n.T))
 	}
-	// Regex, and feed:, cat:, since:, until: below the top level.
+	// Regex.
 	return unknown
+}
+
+// feedItems returns the items of lang in the feeds a feed: or cat: term
+// below the top level names (the top level ones narrow the scan instead).
+func (e *engine) feedItems(n query.Node, lang string) ([]uint64, error) {
+	if e.byFeed == nil {
+		e.byFeed = map[query.Node]map[string][]uint64{}
+	}
+	byLang := e.byFeed[n]
+	if byLang == nil {
+		byLang = map[string][]uint64{}
+		for _, f := range e.feeds {
+			if !n.Match(&babelfeed.Item{FeedID: f.ID}, f) {
+				continue
+			}
+			err := e.r.FeedItems(f.ID, func(id uint64, l string) bool {
+				byLang[l] = append(byLang[l], id)
+				return true
+			})
+			if err != nil {
+				return nil, err
+			}
+		}
+		for _, ids := range byLang {
+			slices.Sort(ids)
+		}
+		e.byFeed[n] = byLang
+	}
+	return byLang[lang], nil
+}
+
+// timeRange returns the items of the language sorted in [lo, hi).
+func (e *engine) timeRange(c *evalCtx, lo, hi int64) set {
+	var ids []uint64
+	if err := e.r.LangItems(c.lang, lo, hi, func(id uint64) bool {
+		ids = append(ids, id)
+		return true
+	}); err != nil {
+		c.err = err
+		return unknown
+	}
+	slices.Sort(ids)
+	return set{ids: ids, exact: true}
 }
 
 // searchLangs returns the languages to search: those the restrictions

@@ -169,6 +169,7 @@ type engine struct {
 	rest query.Node
 
 	postings map[string]*plist // lang 0 term -> decoded postings
+	byFeed   map[query.Node]map[string][]uint64
 	cur      cursor
 	hasCur   bool
 	page     Page
