@@ -470,20 +470,70 @@ func (c *Client) readBody(resp *http.Response) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	var buf bytes.Buffer
+	var body []byte
 	if enc == "" && resp.ContentLength > 0 {
-		buf.Grow(int(resp.ContentLength) + bytes.MinRead) // room to see EOF without regrowing
+		// The length is known (and the transport stops there): one buffer
+		// of that size, with room to see EOF without regrowing.
+		var buf bytes.Buffer
+		buf.Grow(int(resp.ContentLength) + bytes.MinRead)
+		_, err = buf.ReadFrom(io.LimitReader(r, c.maxBody+1))
+		body = buf.Bytes()
+	} else {
+		body, err = readChunks(io.LimitReader(r, c.maxBody+1))
 	}
-	if _, err := buf.ReadFrom(io.LimitReader(r, c.maxBody+1)); err != nil {
+	if err != nil {
 		if enc != "" && enc != "identity" && !isNetErr(err) {
 			return nil, fmt.Errorf("decode %s body: %w", enc, err)
 		}
 		return nil, err
 	}
-	if int64(buf.Len()) > c.maxBody {
+	if int64(len(body)) > c.maxBody {
 		return nil, fmt.Errorf("%w: over the %s cap (after decompression)", ErrTooLarge, sizeString(c.maxBody))
 	}
-	return buf.Bytes(), nil
+	return body, nil
+}
+
+// readChunks reads r to its end in chunks of growing size (32 KiB to
+// 1 MiB) and joins them once, for a body of unknown length. A doubling
+// buffer holds up to three times what it has read while it grows (the old
+// copy and a new one half empty): for a body that runs into the cap, the
+// chunks hold the cap and one chunk more; for one that is kept, the join
+// costs its size once.
+func readChunks(r io.Reader) ([]byte, error) {
+	var chunks [][]byte
+	size, total := 32<<10, 0
+	for {
+		c := make([]byte, size)
+		n, empty := 0, 0
+		var err error
+		for n < len(c) && err == nil {
+			var k int
+			k, err = r.Read(c[n:])
+			n += k
+			if k == 0 && err == nil {
+				if empty++; empty > 100 {
+					err = io.ErrNoProgress
+				}
+			}
+		}
+		chunks = append(chunks, c[:n])
+		total += n
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		size = min(2*size, 1<<20)
+	}
+	if len(chunks) == 1 {
+		return chunks[0], nil
+	}
+	out := make([]byte, 0, total)
+	for _, c := range chunks {
+		out = append(out, c...)
+	}
+	return out, nil
 }
 
 // isNetErr tells a failure of the connection or context (to be classified

@@ -229,14 +229,56 @@ func gunzip(body []byte, limit int64) ([]byte, error) {
 		return nil, fmt.Errorf("gunzip: %w", err)
 	}
 	defer zr.Close()
-	out, err := io.ReadAll(io.LimitReader(zr, limit+1))
+	out, err := readAll(zr, limit)
+	if errors.Is(err, errTooLarge) {
+		return nil, fmt.Errorf("gunzip: inflates to more than %d bytes", limit)
+	}
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
 		return nil, fmt.Errorf("gunzip: %w", err)
 	}
-	if int64(len(out)) > limit {
-		return nil, fmt.Errorf("gunzip: inflates to more than %d bytes", limit)
-	}
 	return out, nil
+}
+
+// errTooLarge is readAll's error past its limit.
+var errTooLarge = errors.New("over the limit")
+
+// readAll is io.ReadAll up to limit bytes (more fails with errTooLarge),
+// without io.ReadAll's doubling buffer, which holds up to three times what
+// it has read while it grows: it reads in chunks of growing size (32 KiB
+// to 1 MiB) and joins them once, so a bomb that runs into the limit costs
+// the limit and one chunk. Like io.ReadAll, it returns what it read along
+// with any other error.
+func readAll(r io.Reader, limit int64) ([]byte, error) {
+	r = io.LimitReader(r, limit+1)
+	var chunks [][]byte
+	size, total := 32<<10, 0
+	var err error
+	for err == nil {
+		c := make([]byte, size)
+		n := 0
+		for n < len(c) && err == nil {
+			var k int
+			k, err = r.Read(c[n:])
+			n += k
+		}
+		chunks = append(chunks, c[:n])
+		total += n
+		size = min(2*size, 1<<20)
+	}
+	if int64(total) > limit {
+		return nil, errTooLarge
+	}
+	if err == io.EOF {
+		err = nil
+	}
+	if len(chunks) == 1 {
+		return chunks[0], err
+	}
+	out := make([]byte, 0, total)
+	for _, c := range chunks {
+		out = append(out, c...)
+	}
+	return out, err
 }
 
 // gofeed runs the gofeed parser, turning a panic inside it into an error:
