@@ -71,31 +71,49 @@ func countLetters(s string) int {
 	return n
 }
 
-// chunks splits s at spaces into pieces of about max letters each (a
-// single longer word is cut by runes).
-func chunks(s string, max int) []string {
-	var out []string
-	start, letters := 0, 0
-	lastSpace := -1
-	for i, r := range s {
-		if r == ' ' {
-			lastSpace = i
-			if letters >= max {
-				out = append(out, s[start:i])
-				start, letters, lastSpace = i+1, 0, -1
-			}
+// chunks deals the distinct words of s round-robin into pieces of about
+// size letters each. Dealing spreads every part of the text over all pieces,
+// so that the first piece, which picks the candidates, is a sample of the
+// whole text rather than its opening words (often a brand name or a
+// dateline). Repeated words are kept once: lingua counts each distinct
+// n-gram of a text once, and so, roughly, does the sum over the pieces.
+// A word longer than twice size is cut into pieces of size runes.
+func chunks(s string, size int) []string {
+	seen := make(map[string]bool)
+	var words []string
+	letters := 0
+	for _, w := range strings.Fields(s) {
+		key := strings.ToLower(strings.TrimFunc(w, func(r rune) bool { return !unicode.IsLetter(r) }))
+		if key == "" || seen[key] {
 			continue
 		}
-		if unicode.IsLetter(r) {
-			letters++
+		seen[key] = true
+		n := countLetters(w)
+		for n > 2*size {
+			r := []rune(w)
+			words = append(words, string(r[:size]))
+			w = string(r[size:])
+			n = countLetters(w)
+			letters += size
 		}
-		if letters >= 2*max && lastSpace < start {
-			out = append(out, s[start:i])
-			start, letters = i, 0
-		}
+		words = append(words, w)
+		letters += n
 	}
-	if start < len(s) {
-		out = append(out, s[start:])
+	if len(words) == 0 {
+		return nil
+	}
+	n := max(1, (letters+size/2)/size)
+	pieces := make([]strings.Builder, n)
+	for i, w := range words {
+		p := &pieces[i%n]
+		if p.Len() > 0 {
+			p.WriteByte(' ')
+		}
+		p.WriteString(w)
+	}
+	out := make([]string, n)
+	for i := range pieces {
+		out[i] = pieces[i].String()
 	}
 	return out
 }

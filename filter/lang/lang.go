@@ -49,11 +49,21 @@ type Config struct {
 	RareWeight float64
 }
 
-// CommonWebLanguages are the 22 languages babelfeed favours and measures
-// accuracy on: the most common content languages of the web.
-var CommonWebLanguages = []string{
-	"en", "es", "de", "fr", "it", "pt", "ru", "ja", "zh", "ar", "pl",
-	"nl", "tr", "fa", "vi", "id", "ko", "uk", "cs", "sv", "he", "el",
+// CommonWebLanguages returns the 22 languages babelfeed favours and
+// measures accuracy on: the most common content languages of the web.
+func CommonWebLanguages() []string {
+	return []string{
+		"en", "es", "de", "fr", "it", "pt", "ru", "ja", "zh", "ar", "pl",
+		"nl", "tr", "fa", "vi", "id", "ko", "uk", "cs", "sv", "he", "el",
+	}
+}
+
+// defaultHighAccuracy returns the languages whose high-accuracy models the
+// default configuration loads (~105 MB): the Latin-script common languages
+// whose short texts gain most from them, and the cheap models of languages
+// they are confused with. Chosen by measurement (docs/BENCHMARKS.md).
+func defaultHighAccuracy() []string {
+	return []string{"en", "es", "fr", "id", "it", "ms", "pt", "mi", "sn", "st", "sw", "tn", "ts"}
 }
 
 // DefaultConfig returns the configuration measured in docs/BENCHMARKS.md
@@ -62,11 +72,11 @@ var CommonWebLanguages = []string{
 func DefaultConfig() Config {
 	return Config{
 		LowAccuracy:   false,
-		HighAccuracy:  slices.Clone(CommonWebLanguages),
-		MaxChars:      300,
-		MinConfidence: 0.5,
-		Favoured:      slices.Clone(CommonWebLanguages),
-		RareWeight:    0.5,
+		HighAccuracy:  defaultHighAccuracy(),
+		MaxChars:      500,
+		MinConfidence: 0.7,
+		Favoured:      CommonWebLanguages(),
+		RareWeight:    0.2,
 	}
 }
 
@@ -95,9 +105,16 @@ const (
 	// lingua falls back to arbitrary-precision decimals, 10x slower.
 	chunkLetters = 60
 	// candidates is how many of the trigram models' best languages go on
-	// to the high-accuracy models (short text) or to the rest of the text
-	// (long text).
+	// to the high-accuracy models (short text).
 	candidates = 5
+	// longCandidates is how many languages the first piece of a long text
+	// keeps for the other pieces.
+	longCandidates = 8
+	// decisiveGap is the lead, in summed log probability (nats), after
+	// which the remaining pieces of a long text are not scored: one piece
+	// moves the gap by a few nats, and e^-20 is a one-in-500-million
+	// chance.
+	decisiveGap = 20.0
 	// minCandidate is the least probability, relative to the best, of a
 	// language worth keeping as a candidate: lingua's rules give every
 	// other language exactly 0 when they decide alone.
@@ -247,37 +264,57 @@ func (d *Detector) setWeights() error {
 // languages of the feed's earlier items by ISO 639-1 code (may be nil).
 // Text is cleaned first: NFC, no URLs, no e-mail addresses.
 func (d *Detector) Detect(title, text, declared string, prior map[string]int) Result {
-	s := truncate(clean(joinTitle(title, text)), d.cfg.MaxChars)
-	decl := d.parseDeclared(declared)
-	st := statsOf(s)
-	var dist distribution
-	if st.usable() {
-		dist = d.likelihood(s, &st)
+	return d.decide(d.evidence(title, text), d.parseDeclared(declared), prior, d.cfg.MinConfidence, defaultFeedPrior)
+}
+
+// evidence cleans and caps title and text and returns what the text alone
+// says: the likelihood of each language times the base-rate prior,
+// normalised, most likely first; empty when there is nothing to go on.
+func (d *Detector) evidence(title, text string) distribution {
+	s := joinTitle(title, text)
+	if d.cfg.MaxChars > 0 && len(s) > 8*d.cfg.MaxChars {
+		// Cleaning a long article costs more than tagging it: cut it first,
+		// leaving room for the URLs cleaning removes (8 bytes per rune
+		// allow for 4-byte runes and as much markup again).
+		s = truncate(s, 4*d.cfg.MaxChars)
 	}
+	s = truncate(clean(s), d.cfg.MaxChars)
+	st := statsOf(s)
+	if !st.usable() {
+		return nil
+	}
+	dist := d.likelihood(s, &st)
+	for i := range dist {
+		dist[i].p *= d.weight[dist[i].lang]
+	}
+	dist.normalise()
+	return dist
+}
+
+// decide turns the text's evidence, the feed's declared language and the
+// languages of its earlier items into a Result.
+func (d *Detector) decide(dist distribution, decl lingua.Language, prior map[string]int, minConf float64, fpp feedPriorParams) Result {
 	if len(dist) == 0 {
 		if decl != lingua.Unknown {
 			return Result{Lang: isoCode(decl), Method: babelfeed.LangDeclared}
 		}
 		return Result{Lang: babelfeed.Undetermined, Method: babelfeed.LangUndetermined}
 	}
-	for i := range dist {
-		dist[i].p *= d.weight[dist[i].lang]
-	}
-	dist.normalise()
 	top := dist[0]
 	guess := isoCode(top.lang)
-	if top.p >= d.cfg.MinConfidence {
+	if top.p >= minConf {
 		return Result{Lang: guess, Confidence: top.p, Method: babelfeed.LangDetected, Guess: guess}
 	}
-	fp := d.feedPrior(decl, prior)
+	fp := d.feedPrior(decl, prior, fpp)
 	if fp == nil {
 		return Result{Lang: babelfeed.Undetermined, Confidence: top.p, Method: babelfeed.LangUndetermined, Guess: guess}
 	}
-	for i := range dist {
-		dist[i].p *= fp[dist[i].lang]
+	post := slices.Clone(dist)
+	for i := range post {
+		post[i].p *= fp[post[i].lang]
 	}
-	dist.normalise()
-	return Result{Lang: isoCode(dist[0].lang), Confidence: dist[0].p, Method: babelfeed.LangPrior, Guess: guess}
+	post.normalise()
+	return Result{Lang: isoCode(post[0].lang), Confidence: post[0].p, Method: babelfeed.LangPrior, Guess: guess}
 }
 
 // likelihood scores the cleaned text: by its script when that names the
@@ -328,7 +365,7 @@ func (d *Detector) hanKana(st *textStats) distribution {
 	case han < 10:
 		pJa = 0.45
 	case han < 20:
-		pJa = 0.3
+		pJa = 0.35
 	default:
 		pJa = 0.05
 	}
@@ -394,21 +431,24 @@ func (d *Detector) scoreShort(low lingua.LanguageDetector, s string) distributio
 	return out
 }
 
-// scoreLong scores text of shortLetters letters or more in chunks of about
-// chunkLetters letters, multiplying the chunks' probabilities (adding their
-// logs). The first chunk picks the candidates; the rest of the text is
-// scored for them only.
+// scoreLong scores text of shortLetters letters or more in pieces of about
+// chunkLetters letters (see chunks), multiplying the pieces' probabilities
+// (adding their logs). The first piece picks the candidates; the others
+// are scored for them only.
 func (d *Detector) scoreLong(low lingua.LanguageDetector, s string) distribution {
 	var logs logScores
 	var cands []lingua.Language
 	det := low
-	for _, c := range chunks(s, chunkLetters) {
+	for i, c := range chunks(s, chunkLetters) {
+		if i >= 2 && logs.gap() >= decisiveGap {
+			break // the other pieces could not change the answer
+		}
 		vals := det.ComputeLanguageConfidenceValues(c)
 		logs.add(vals, cands)
 		if cands == nil {
 			ranked := logs.distribution()
 			if len(ranked) >= 2 {
-				for _, r := range ranked[:min(candidates, len(ranked))] {
+				for _, r := range ranked[:min(longCandidates, len(ranked))] {
 					if r.p > minCandidate {
 						cands = append(cands, r.lang)
 					}
@@ -460,9 +500,25 @@ type subsetCache struct {
 	n atomic.Int64
 }
 
+// feedPriorParams shape the feed prior.
+type feedPriorParams struct {
+	// floor is the weight of a language the feed never showed nor
+	// declared.
+	floor float64
+	// declared is the weight added for the declared language; declarations
+	// are often wrong, so it counts for less than a long history (whose
+	// weights add up to 1).
+	declared float64
+	// halfItems is the history length at which the history counts half:
+	// a history of a few items is weaker evidence than one of hundreds.
+	halfItems float64
+}
+
+var defaultFeedPrior = feedPriorParams{floor: 0.02, declared: 0.25, halfItems: 2}
+
 // feedPrior weighs languages by the feed's declaration and its earlier
 // items; nil when the feed tells nothing.
-func (d *Detector) feedPrior(decl lingua.Language, prior map[string]int) *[numLanguages]float64 {
+func (d *Detector) feedPrior(decl lingua.Language, prior map[string]int, fpp feedPriorParams) *[numLanguages]float64 {
 	total := 0
 	for code, n := range prior {
 		if l := languageOf(code); n > 0 && d.enabled.has(l) {
@@ -474,11 +530,10 @@ func (d *Detector) feedPrior(decl lingua.Language, prior map[string]int) *[numLa
 	}
 	var p [numLanguages]float64
 	for i := range p {
-		p[i] = priorFloor
+		p[i] = fpp.floor
 	}
 	if total > 0 {
-		// A history of a few items is weaker evidence than one of hundreds.
-		shrink := float64(total) / float64(total+2)
+		shrink := float64(total) / (float64(total) + fpp.halfItems)
 		for code, n := range prior {
 			if l := languageOf(code); n > 0 && d.enabled.has(l) {
 				p[l] += shrink * float64(n) / float64(total)
@@ -486,20 +541,10 @@ func (d *Detector) feedPrior(decl lingua.Language, prior map[string]int) *[numLa
 		}
 	}
 	if decl != lingua.Unknown {
-		p[decl] += declaredWeight
+		p[decl] += fpp.declared
 	}
 	return &p
 }
-
-const (
-	// priorFloor is the feed-prior weight of a language the feed never
-	// showed nor declared.
-	priorFloor = 0.02
-	// declaredWeight is the feed-prior weight added for the declared
-	// language; declarations are often wrong, so it counts for about half
-	// of a long history.
-	declaredWeight = 0.5
-)
 
 // parseDeclared returns the enabled language a feed declares, or Unknown.
 func (d *Detector) parseDeclared(code string) lingua.Language {

@@ -181,6 +181,21 @@ func (ls *logScores) add(vals []lingua.ConfidenceValue, keep []lingua.Language) 
 	ls.calls++
 }
 
+// gap returns how far, in summed log probability, the best language leads
+// the second.
+func (ls *logScores) gap() float64 {
+	first, second := math.Inf(-1), math.Inf(-1)
+	for _, l := range ls.seen.list() {
+		switch v := ls.sum[l]; {
+		case v > first:
+			first, second = v, first
+		case v > second:
+			second = v
+		}
+	}
+	return first - second
+}
+
 // distribution turns the summed logs into probabilities (a softmax).
 func (ls *logScores) distribution() distribution {
 	langs := ls.seen.list()

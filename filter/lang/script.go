@@ -144,14 +144,13 @@ func (st *textStats) dominant() script {
 }
 
 // usable reports whether the text has enough letters to say anything:
-// three letters, or two ideographs, kana or Hangul syllables (each of which
-// carries a syllable or a word).
+// three letters, or one ideograph, kana or Hangul syllable (each carries a
+// syllable or a word, and kana and Hangul name their language).
 func (st *textStats) usable() bool {
 	if st.letters >= minLetters {
 		return true
 	}
-	cjk := st.byScript[scHan] + st.byScript[scKana] + st.byScript[scHangul]
-	return cjk >= 2
+	return st.byScript[scHan]+st.byScript[scKana]+st.byScript[scHangul] > 0
 }
 
 // kazakhLetters are Cyrillic letters written in Kazakh but not in Russian
