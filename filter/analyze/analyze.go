@@ -251,21 +251,44 @@ outer:
 // reference the index must agree with.
 type Doc struct {
 	Lang  string
+	texts []string
+	a     *Analyzer
+	// Made on first use: a phrase needs only the tokens, a word only the
+	// terms.
 	terms map[string]bool
 	toks  [][]Token
 }
 
-// NewDoc analyses texts in lang.
+// NewDoc analyses texts in lang, as they are asked about; the Doc uses a
+// until then.
 func (a *Analyzer) NewDoc(lang string, texts ...string) *Doc {
-	d := &Doc{Lang: lang, terms: map[string]bool{}}
+	d := &Doc{Lang: lang, a: a}
 	for _, t := range texts {
-		if t == "" {
-			continue
+		if t != "" {
+			d.texts = append(d.texts, t)
 		}
-		a.TextTerms(lang, t, func(term string) { d.terms[term] = true })
-		d.toks = append(d.toks, Tokenize(nil, t))
 	}
 	return d
+}
+
+func (d *Doc) termSet() map[string]bool {
+	if d.terms == nil {
+		d.terms = map[string]bool{}
+		for _, t := range d.texts {
+			d.a.TextTerms(d.Lang, t, func(term string) { d.terms[term] = true })
+		}
+	}
+	return d.terms
+}
+
+func (d *Doc) tokens() [][]Token {
+	if d.toks == nil {
+		d.toks = make([][]Token, 0, len(d.texts))
+		for _, t := range d.texts {
+			d.toks = append(d.toks, Tokenize(nil, t))
+		}
+	}
+	return d.toks
 }
 
 // HasWord reports whether the query word with tokens toks (see IsWord)
@@ -278,7 +301,7 @@ func (a *Analyzer) HasWord(d *Doc, toks []Token) bool {
 		return d.HasPhrase(toks)
 	}
 	if q := a.WordQuery(d.Lang, toks); q.Exact && len(q.Terms) == 1 {
-		return d.terms[q.Terms[0]]
+		return d.termSet()[q.Terms[0]]
 	}
 	return d.HasPhrase(toks)
 }
@@ -286,7 +309,7 @@ func (a *Analyzer) HasWord(d *Doc, toks []Token) bool {
 // HasPhrase reports whether toks occur in this order in one of the doc's
 // texts (see Contains).
 func (d *Doc) HasPhrase(toks []Token) bool {
-	for _, have := range d.toks {
+	for _, have := range d.tokens() {
 		if Contains(have, toks) {
 			return true
 		}
@@ -295,7 +318,7 @@ func (d *Doc) HasPhrase(toks []Token) bool {
 }
 
 // HasTerm reports whether term is an index term of the doc.
-func (d *Doc) HasTerm(term string) bool { return d.terms[term] }
+func (d *Doc) HasTerm(term string) bool { return d.termSet()[term] }
 
 var pool = sync.Pool{New: func() any { return New() }}
 
