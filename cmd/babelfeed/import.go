@@ -1,9 +1,11 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -11,6 +13,7 @@ import (
 	"babelfeed"
 	"babelfeed/feeds/opml"
 	"babelfeed/filter/rules"
+	"babelfeed/store"
 )
 
 func (a *app) importCmd() *cobra.Command {
@@ -33,7 +36,11 @@ is not OPML is rejected and nothing is written. Rules exported by babelfeed
 			for _, o := range doc.Outlines {
 				feeds = append(feeds, o.Feed())
 			}
-			s, done, err := a.openStore(false)
+			open := a.openStore
+			if dryRun {
+				open = a.openStoreForDryRun
+			}
+			s, done, err := open(false)
 			if err != nil {
 				return err
 			}
@@ -101,4 +108,30 @@ func nonEmpty(s ...string) string {
 		}
 	}
 	return ""
+}
+
+// openStoreForDryRun opens the store for a dry run; when there is none yet,
+// it answers from a throwaway empty store so that a dry run never creates
+// the user's store file.
+func (a *app) openStoreForDryRun(readOnly bool) (*store.Store, func(), error) {
+	if a.daemon != nil {
+		return a.openStore(readOnly)
+	}
+	path, err := a.storePath()
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		return a.openStore(readOnly)
+	}
+	dir, err := os.MkdirTemp("", "babelfeed-dry-run-")
+	if err != nil {
+		return nil, nil, fmt.Errorf("dry run: %w", err)
+	}
+	s, err := store.Open(filepath.Join(dir, "empty.db"), storeOptions(false))
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, nil, fmt.Errorf("dry run: %w", err)
+	}
+	return s, func() { s.Close(); os.RemoveAll(dir) }, nil
 }

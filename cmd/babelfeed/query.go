@@ -190,14 +190,14 @@ func resolveFeeds(s *store.Store, vals []string) ([]uint64, error) {
 		}
 		if id, err := strconv.ParseUint(v, 10, 64); err == nil {
 			if _, err := s.Feed(id); err != nil {
-				return nil, fmt.Errorf("--feed %s: no such feed", v)
+				return nil, fmt.Errorf("no feed with ID %s", v)
 			}
 			ids = append(ids, id)
 			continue
 		}
 		f, err := s.FeedByURL(v)
 		if err != nil {
-			return nil, fmt.Errorf("--feed %s: no feed with that ID or URL", v)
+			return nil, fmt.Errorf("no feed with ID or URL %s", v)
 		}
 		ids = append(ids, f.ID)
 	}
