@@ -45,6 +45,10 @@ var (
 	bucketPostings  = []byte("postings")
 	bucketPostRows  = []byte("post_rows")
 	bucketPostLangs = []byte("post_langs")
+	// post_rowmax: blockNo -> newest sort time (int64) of the rows of that
+	// block of post_rows, so that a newest-first query can stop reading
+	// older candidates.
+	bucketPostRowMax = []byte("post_rowmax")
 	// post_pending: itemID -> (empty), the items writers changed during a
 	// bulk build.
 	bucketPostPending = []byte("post_pending")
@@ -151,7 +155,7 @@ func (s *Store) initIndex(tx *bolt.Tx) error {
 }
 
 func createIndexBuckets(tx *bolt.Tx) error {
-	for _, name := range [][]byte{bucketPostings, bucketPostRows, bucketPostLangs} {
+	for _, name := range [][]byte{bucketPostings, bucketPostRows, bucketPostLangs, bucketPostRowMax} {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 			return fmt.Errorf("create bucket %s: %w", name, err)
 		}
@@ -554,15 +558,10 @@ func (x *indexTx) flush() error {
 	if !x.checked || x.skip {
 		return nil
 	}
+	rowMax := x.rows.Tx().Bucket(bucketPostRowMax)
 	for bn, blk := range x.rowBlocks {
-		var err error
-		if allZero(blk) {
-			err = x.rows.Delete(u64(bn))
-		} else {
-			err = x.rows.Put(u64(bn), blk)
-		}
-		if err != nil {
-			return fmt.Errorf("write index rows: %w", err)
+		if err := putRowBlock(x.rows, rowMax, bn, blk); err != nil {
+			return err
 		}
 	}
 	for l, d := range x.langDelta {
@@ -635,6 +634,33 @@ func (s *Store) unindexItems(tx *bolt.Tx, b buckets, ids []uint64) error {
 // at its end; pages split at 90% keep the file small at the cost of more
 // splits later.
 const postingsFillPercent = 0.9
+
+// putRowBlock writes (or, empty, deletes) a block of rows and its newest
+// time. rowMax may be nil (a store indexed before it existed).
+func putRowBlock(rows, rowMax *bolt.Bucket, bn uint64, blk []byte) error {
+	newest, any := int64(math.MinInt64), false
+	for off := 0; off+rowSize <= len(blk); off += rowSize {
+		if blk[off+14]&rowPresent != 0 {
+			newest, any = max(newest, int64(binary.BigEndian.Uint64(blk[off:]))), true
+		}
+	}
+	var err error
+	if !any {
+		err = rows.Delete(u64(bn))
+		if err == nil && rowMax != nil {
+			err = rowMax.Delete(u64(bn))
+		}
+	} else {
+		err = rows.Put(u64(bn), blk)
+		if err == nil && rowMax != nil {
+			err = rowMax.Put(u64(bn), u64(uint64(newest)))
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("write index rows: %w", err)
+	}
+	return nil
+}
 
 func allZero(b []byte) bool {
 	for _, c := range b {

@@ -111,7 +111,7 @@ func (s *Store) bulkBuild(ctx context.Context, progress func(done int)) (uint64,
 	var maxID uint64
 	var langs []string
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bucketPostings, bucketPostRows, bucketPostLangs, bucketPostPending} {
+		for _, name := range [][]byte{bucketPostings, bucketPostRows, bucketPostLangs, bucketPostRowMax, bucketPostPending} {
 			if err := tx.DeleteBucket(name); err != nil && !errors.Is(err, bolt.ErrBucketNotFound) {
 				return fmt.Errorf("drop bucket %s: %w", name, err)
 			}
@@ -355,8 +355,8 @@ func (s *Store) bulkRows(rows []bulkRow) error {
 	}
 	for len(rows) > 0 {
 		err := s.db.Update(func(tx *bolt.Tx) error {
-			bk := tx.Bucket(bucketPostRows)
-			bk.FillPercent = 1
+			bk, rowMax := tx.Bucket(bucketPostRows), tx.Bucket(bucketPostRowMax)
+			bk.FillPercent, rowMax.FillPercent = 1, 1
 			written := 0
 			for len(rows) > 0 && written < bulkCommit {
 				bn := rows[0].id / rowsPerBlock
@@ -365,8 +365,8 @@ func (s *Store) bulkRows(rows []bulkRow) error {
 					putRow(blk[(rows[0].id%rowsPerBlock)*rowSize:], rows[0].row)
 					rows = rows[1:]
 				}
-				if err := bk.Put(u64(bn), blk); err != nil {
-					return fmt.Errorf("write index rows: %w", err)
+				if err := putRowBlock(bk, rowMax, bn, blk); err != nil {
+					return err
 				}
 				written += len(blk)
 			}

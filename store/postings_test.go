@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"path/filepath"
 	"reflect"
@@ -183,6 +184,25 @@ func checkIndex(t *testing.T, s *Store, ix *Indexer) {
 	}
 	if !reflect.DeepEqual(got.langs, want.langs) {
 		t.Errorf("language totals %v, want %v", got.langs, want.langs)
+	}
+	// The newest time of each block of rows.
+	var bounds []int64
+	s.ReadIndex(func(r *IndexReader) error { bounds = r.RowBounds(); return nil })
+	wantBounds := map[uint64]int64{}
+	for id, row := range want.rows {
+		bn := id / RowBlock
+		if b, ok := wantBounds[bn]; !ok || row.Pos.Nanos > b {
+			wantBounds[bn] = row.Pos.Nanos
+		}
+	}
+	for bn, b := range bounds {
+		w, ok := wantBounds[uint64(bn)]
+		if !ok {
+			w = math.MinInt64
+		}
+		if b != w {
+			t.Errorf("bound of row block %d: %d, want %d", bn, b, w)
+		}
 	}
 }
 

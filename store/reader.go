@@ -188,6 +188,38 @@ func (r *IndexReader) Row(id uint64) (Row, bool, error) {
 	return row, true, nil
 }
 
+// RowBounds returns, per block of RowBlock item IDs (ID / RowBlock), the
+// newest sort time (Unix nanoseconds) of the items indexed in it,
+// math.MinInt64 for none; nil when the index keeps no bounds (built by an
+// older babelfeed).
+func (r *IndexReader) RowBounds() []int64 {
+	var out []int64
+	if r.rows == nil {
+		return nil
+	}
+	rowMax := r.tx.Bucket(bucketPostRowMax)
+	if rowMax == nil {
+		return nil
+	}
+	maxID := r.b.items.Sequence()
+	out = make([]int64, maxID/rowsPerBlock+1)
+	for i := range out {
+		out[i] = math.MinInt64
+	}
+	// The bucket is made together with the rows (by the first index or a
+	// Reindex) and kept with them, so a block without a bound has no rows.
+	c := rowMax.Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		if bn := binary.BigEndian.Uint64(k); bn < uint64(len(out)) && len(v) == 8 {
+			out[bn] = int64(binary.BigEndian.Uint64(v))
+		}
+	}
+	return out
+}
+
+// RowBlock is the number of item IDs that share a bound of RowBounds.
+const RowBlock = rowsPerBlock
+
 // Item returns a stored item.
 func (r *IndexReader) Item(id uint64) (babelfeed.Item, error) { return r.b.item(id) }
 

@@ -506,33 +506,38 @@ func (e *engine) take(c *candidate) (bool, error) {
 // newest-first scan, merged.
 func (e *engine) newest(langs []string, sets []set) error {
 	f := e.filter()
-	h := &newestHeap{}
+	l := &lazyCands{e: e, f: &f}
 	langIdx := map[string]int{}
 	var streamLangs []string
-	for i, l := range langs {
+	total := 0
+	for i, lang := range langs {
 		s := sets[i]
-		langIdx[l] = i
+		langIdx[lang] = i
 		if s.all {
-			streamLangs = append(streamLangs, l)
+			streamLangs = append(streamLangs, lang)
 			continue
 		}
-		for _, id := range s.ids {
-			row, ok, err := e.row(&f, id)
-			if err != nil {
-				return err
-			}
-			if ok {
-				h.items = append(h.items, candidate{pos: row.Pos, lang: i, exact: s.exact})
-			}
+		if len(s.ids) > 0 {
+			l.lists = append(l.lists, s.ids)
+			l.langs = append(l.langs, i)
+			l.exact = append(l.exact, s.exact)
+			total += len(s.ids)
 		}
 	}
-	e.page.Candidates = len(h.items)
-	heap.Init(h)
+	from := lazyFrom
+	if e.req.lazyFrom > 0 {
+		from = e.req.lazyFrom
+	}
+	if total > from {
+		l.bounds(e.r.RowBounds())
+	}
 	more := true
 	drainUntil := func(stop *store.Position) error {
-		for more && len(h.items) > 0 && (stop == nil || h.items[0].pos.Before(*stop)) {
-			c := heap.Pop(h).(candidate)
-			var err error
+		for more {
+			c, ok, err := l.pop(stop)
+			if err != nil || !ok {
+				return err
+			}
 			if more, err = e.take(&c); err != nil {
 				return err
 			}
@@ -570,6 +575,129 @@ func (e *engine) newest(langs []string, sets []set) error {
 	}
 	e.finish(newestCursor)
 	return nil
+}
+
+// lazyFrom is how many candidates it takes to read rows lazily; fewer are
+// read at once.
+const lazyFrom = 1024
+
+// lazyCands gives the candidates of the finite sets newest first. Item IDs
+// grow with arrival, and so, mostly, do sort times: rows are read a block
+// of IDs at a time from the highest IDs down, and a candidate is given once
+// no unread one can be newer, which the index's newest time per block of
+// IDs (store.IndexReader.RowBounds) tells. A query for a common word then
+// reads the rows of the newest few hundred candidates, not of all of them.
+type lazyCands struct {
+	e     *engine
+	f     *filter
+	lists [][]uint64 // per language, ascending; read from the end
+	langs []int
+	exact []bool
+	h     newestHeap
+	// upTo[b] is the newest time of any item in ID blocks 0..b; nil: no
+	// bounds, so everything is read before the first candidate is given.
+	upTo []int64
+}
+
+func (l *lazyCands) bounds(perBlock []int64) {
+	if perBlock == nil {
+		return
+	}
+	l.upTo = make([]int64, len(perBlock))
+	newest := int64(math.MinInt64)
+	for b, t := range perBlock {
+		newest = max(newest, t)
+		l.upTo[b] = newest
+	}
+}
+
+// nextID returns the highest unread candidate ID.
+func (l *lazyCands) nextID() (uint64, bool) {
+	var best uint64
+	found := false
+	for _, ids := range l.lists {
+		if n := len(ids); n > 0 && (!found || ids[n-1] > best) {
+			best, found = ids[n-1], true
+		}
+	}
+	return best, found
+}
+
+// unreadBound returns a time no unread candidate that passes the filter is
+// newer than; math.MinInt64 when none is left.
+func (l *lazyCands) unreadBound() int64 {
+	id, ok := l.nextID()
+	if !ok {
+		return math.MinInt64
+	}
+	b := int64(math.MaxInt64)
+	if bn := id / store.RowBlock; bn < uint64(len(l.upTo)) {
+		b = l.upTo[bn]
+	}
+	b = min(b, l.f.hi-1)
+	if l.f.after != nil {
+		b = min(b, l.f.after.Nanos)
+	}
+	if b < l.f.lo {
+		// Every unread candidate is older than since:.
+		for i := range l.lists {
+			l.lists[i] = nil
+		}
+		return math.MinInt64
+	}
+	return b
+}
+
+// read reads the rows of the unread candidates in the next block of IDs
+// (or of all of them, without bounds).
+func (l *lazyCands) read() error {
+	id, ok := l.nextID()
+	if !ok {
+		return nil
+	}
+	floor := uint64(0)
+	if l.upTo != nil {
+		floor = id / store.RowBlock * store.RowBlock
+	}
+	for i, ids := range l.lists {
+		n := len(ids)
+		for n > 0 && ids[n-1] >= floor {
+			n--
+			row, ok, err := l.e.row(l.f, ids[n])
+			if err != nil {
+				return err
+			}
+			l.e.page.Candidates++
+			if ok {
+				heap.Push(&l.h, candidate{pos: row.Pos, lang: l.langs[i], exact: l.exact[i]})
+			}
+		}
+		l.lists[i] = ids[:n]
+	}
+	return nil
+}
+
+// pop returns the newest candidate if it comes before stop (nil: any).
+func (l *lazyCands) pop(stop *store.Position) (candidate, bool, error) {
+	for {
+		unread := l.unreadBound()
+		if len(l.h.items) > 0 && l.h.items[0].pos.Nanos >= unread {
+			// Unread candidates are no newer, and have lower IDs.
+			if stop != nil && !l.h.items[0].pos.Before(*stop) {
+				return candidate{}, false, nil
+			}
+			return heap.Pop(&l.h).(candidate), true, nil
+		}
+		if unread == math.MinInt64 {
+			return candidate{}, false, nil // nothing left
+		}
+		if stop != nil && unread < stop.Nanos {
+			return candidate{}, false, nil // stop comes first
+		}
+		if err := l.read(); err != nil {
+			return candidate{}, false, err
+		}
+	}
 }
 
 type newestHeap struct{ items []candidate }

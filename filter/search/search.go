@@ -93,6 +93,8 @@ type Request struct {
 
 	// scan ignores the index (the benchmarks' baseline).
 	scan bool
+	// lazyFrom overrides lazyFrom (tests).
+	lazyFrom int
 }
 
 // Hit is one item found.
