@@ -253,10 +253,9 @@ type Doc struct {
 	Lang  string
 	texts []string
 	a     *Analyzer
-	// Made on first use: a phrase needs only the tokens, a word only the
-	// terms.
+	// Made on first use: a word needs the terms, a phrase only a walk
+	// over the text.
 	terms map[string]bool
-	toks  [][]Token
 }
 
 // NewDoc analyses texts in lang, as they are asked about; the Doc uses a
@@ -281,15 +280,7 @@ func (d *Doc) termSet() map[string]bool {
 	return d.terms
 }
 
-func (d *Doc) tokens() [][]Token {
-	if d.toks == nil {
-		d.toks = make([][]Token, 0, len(d.texts))
-		for _, t := range d.texts {
-			d.toks = append(d.toks, Tokenize(nil, t))
-		}
-	}
-	return d.toks
-}
+
 
 // HasWord reports whether the query word with tokens toks (see IsWord)
 // occurs in the doc: a word by its stem among the stems of the doc's
@@ -309,8 +300,8 @@ func (a *Analyzer) HasWord(d *Doc, toks []Token) bool {
 // HasPhrase reports whether toks occur in this order in one of the doc's
 // texts (see Contains).
 func (d *Doc) HasPhrase(toks []Token) bool {
-	for _, have := range d.tokens() {
-		if Contains(have, toks) {
+	for _, t := range d.texts {
+		if ContainsText(t, toks) {
 			return true
 		}
 	}
@@ -319,6 +310,52 @@ func (d *Doc) HasPhrase(toks []Token) bool {
 
 // HasTerm reports whether term is an index term of the doc.
 func (d *Doc) HasTerm(term string) bool { return d.termSet()[term] }
+
+// ContainsText reports whether want occurs in the tokens of s (see
+// Contains), without making them: a phrase check on a candidate item costs
+// one walk over its text and no allocation per word.
+func ContainsText(s string, want []Token) bool {
+	if len(want) == 0 {
+		return true
+	}
+	var stack [16]int
+	active := stack[:0] // prefixes of want matched up to the previous token
+	found := false
+	walk(s, func(w []byte, spaceless, joined bool, sc *scratch) bool {
+		f, ok := foldInto(sc.fold[:0], w)
+		if ok {
+			sc.fold = f
+			if len(f) > MaxTermLen {
+				f = []byte(cut(string(f)))
+			}
+		} else {
+			f = []byte(foldString(w, sc))
+		}
+		next := active[:0]
+		match := func(j int) bool {
+			t := &want[j]
+			return t.Spaceless == spaceless && string(f) == t.Text && (j == 0 || !t.Joined || joined)
+		}
+		// Extend the partial matches (in place: next never outruns active).
+		for _, j := range active {
+			if match(j) {
+				next = append(next, j+1)
+			}
+		}
+		if match(0) {
+			next = append(next, 1)
+		}
+		active = next
+		for _, j := range active {
+			if j == len(want) {
+				found = true
+				return false
+			}
+		}
+		return true
+	})
+	return found
+}
 
 var pool = sync.Pool{New: func() any { return New() }}
 

@@ -259,5 +259,17 @@ func FuzzAnalyze(f *testing.F) {
 		if len(toks) > 0 && !d.HasPhrase(toks) {
 			t.Fatalf("%q does not contain itself as a phrase", s)
 		}
+		// The streaming check agrees with the one on tokens, for pieces
+		// of the text and for the text against a piece of itself.
+		for i := 0; i+1 < len(toks) && i < 8; i++ {
+			want := toks[i:min(len(toks), i+1+len(s)%3)]
+			if ContainsText(s, want) != Contains(toks, want) {
+				t.Fatalf("ContainsText(%q, %+v) disagrees with Contains", s, want)
+			}
+			rev := []Token{toks[len(toks)-1], toks[0]}
+			if ContainsText(s, rev) != Contains(toks, rev) {
+				t.Fatalf("ContainsText(%q, %+v) disagrees with Contains", s, rev)
+			}
+		}
 	})
 }
