@@ -280,8 +280,6 @@ func (d *Doc) termSet() map[string]bool {
 	return d.terms
 }
 
-
-
 // HasWord reports whether the query word with tokens toks (see IsWord)
 // occurs in the doc: a word by its stem among the stems of the doc's
 // words, a stopword of the doc's language as a whole word, a run of
