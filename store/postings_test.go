@@ -115,6 +115,15 @@ func readIndex(t *testing.T, s *Store) (wantIndex, IndexState) {
 				if n, err := r.Count(lang, term); err != nil || n != len(m) {
 					t.Errorf("Count(%s, %s) = %d, %v; %d postings", lang, term, n, err, len(m))
 				}
+				ids, pays, err := r.AppendPostings(lang, term, nil, nil)
+				if err != nil || len(ids) != len(m) || len(pays) != len(ids) {
+					t.Errorf("AppendPostings(%s, %s): %d ids, %d payloads, %v; %d postings", lang, term, len(ids), len(pays), err, len(m))
+				}
+				for i, id := range ids {
+					if p, ok := m[id]; !ok || PostingOf(pays[i]) != p || (i > 0 && ids[i-1] >= id) {
+						t.Errorf("AppendPostings(%s, %s)[%d] = %d %+v, want %+v", lang, term, i, id, PostingOf(pays[i]), p)
+					}
+				}
 				if len(m) > 0 {
 					got.postings[lang+"\x00"+term] = m
 				}

@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"slices"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -374,3 +375,66 @@ func (r *IndexReader) LangItems(lang string, lo, hi int64, fn func(id uint64) bo
 	}
 	return nil
 }
+
+// AppendPostings appends the IDs of the items that have term in lang, in
+// ascending order, to ids, and their payloads (see PostingOf) to pays:
+// the fast way to read a whole list, sized once from the block headers.
+func (r *IndexReader) AppendPostings(lang, term string, ids []uint64, pays []byte) ([]uint64, []byte, error) {
+	if r.post == nil {
+		return ids, pays, nil
+	}
+	prefix := postingsPrefix(lang, term)
+	type block struct {
+		k uint64
+		v []byte
+	}
+	var blocks []block
+	total := 0
+	c := r.post.Cursor()
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		if len(k) != len(prefix)+8 {
+			continue
+		}
+		count, n := binary.Uvarint(v)
+		if n <= 0 {
+			return ids, pays, fmt.Errorf("postings block %x: %w", k, errCorrupt)
+		}
+		total += int(count)
+		blocks = append(blocks, block{^binary.BigEndian.Uint64(k[len(prefix):]), v})
+	}
+	ids = slices.Grow(ids, total)
+	pays = slices.Grow(pays, total)
+	// Keys hold ^K: the oldest block is the last.
+	for i := len(blocks) - 1; i >= 0; i-- {
+		v := blocks[i].v
+		count, n := binary.Uvarint(v)
+		v = v[n:]
+		_, n = binary.Uvarint(v)
+		if n <= 0 {
+			return ids, pays, errCorrupt
+		}
+		v = v[n:]
+		prev := blocks[i].k
+		for range count {
+			x, n := binary.Uvarint(v)
+			if n <= 0 {
+				return ids, pays, errCorrupt
+			}
+			v = v[n:]
+			id, pay := prev+x>>1, byte(plainPayload)
+			if x&1 != 0 {
+				if len(v) == 0 {
+					return ids, pays, errCorrupt
+				}
+				pay, v = v[0], v[1:]
+			}
+			ids = append(ids, id)
+			pays = append(pays, pay)
+			prev = id
+		}
+	}
+	return ids, pays, nil
+}
+
+// PostingOf decodes a payload byte of AppendPostings.
+func PostingOf(pay byte) Posting { return postingOf(pay) }

@@ -180,7 +180,7 @@ type engine struct {
 // plist is one decoded posting list.
 type plist struct {
 	ids  []uint64
-	pays []store.Posting
+	pays []byte // see store.PostingOf
 }
 
 func (e *engine) run() error {
