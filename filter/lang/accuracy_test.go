@@ -24,9 +24,10 @@ import (
 //	BABELFEED_LANG_ACCURACY=1 go test -run TestAccuracy -timeout 60m -v ./filter/lang
 //
 // BABELFEED_LANG_ACCURACY may instead name some of: default, low, high
-// (the no-context runs of the default Detector and of raw lingua), feeds
-// (feed context), others (the 53 languages outside CommonWebLanguages()),
-// items (feed-like items: a title and ~500 characters of body).
+// (the no-context runs of the default Detector and of raw lingua on the 22
+// CommonWebLanguages), others (the same on the 53 other languages; all
+// three taggers unless some are named), items (feed-like items: a title
+// and ~500 characters of body), feeds (feed context).
 // BABELFEED_LANG_CONFIG is JSON merged into DefaultConfig for the
 // "default" tagger, to compare settings. Run "default" alone to read its
 // peak RSS at the end.
@@ -37,7 +38,7 @@ func accuracyRuns(t *testing.T) map[string]bool {
 	}
 	runs := map[string]bool{}
 	if v == "1" || v == "all" {
-		v = "default,low,high,feeds"
+		v = "default,low,high,items,feeds"
 	}
 	for _, r := range strings.Split(v, ",") {
 		runs[strings.TrimSpace(r)] = true
@@ -72,12 +73,13 @@ func configFromEnv(tb testing.TB) Config {
 
 func ourTagger(t *testing.T) (tagger, *Detector) {
 	cfg := configFromEnv(t)
-	start := time.Now()
+	start, cpu0 := time.Now(), cpuTime()
 	d, err := New(cfg)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	t.Logf("default Detector %+v built in %v", cfg, time.Since(start).Round(time.Millisecond))
+	t.Logf("default Detector %+v built in %v wall, %v CPU (models this process loaded before are not loaded again)",
+		cfg, time.Since(start).Round(time.Millisecond), (cpuTime() - cpu0).Round(time.Millisecond))
 	return tagger{"default", func(title, text string) tagged {
 		r := d.Detect(title, text, "", nil)
 		return tagged{r.Lang, r.Guess, r.Confidence}
@@ -141,17 +143,18 @@ func tagAll(tg tagger, items []testItem) []tagged {
 func TestAccuracy(t *testing.T) {
 	runs := accuracyRuns(t)
 	dir := linguaTestdata(t)
-	var taggers []tagger
-	if runs["default"] || runs["feeds"] || runs["others"] {
-		tg, _ := ourTagger(t)
-		if runs["default"] || runs["others"] {
-			taggers = append(taggers, tg)
-		}
+	if runs["others"] && !runs["default"] && !runs["high"] && !runs["low"] {
+		runs["default"], runs["high"], runs["low"] = true, true, true
 	}
-	if runs["high"] || runs["others"] {
+	var taggers []tagger
+	if runs["default"] {
+		tg, _ := ourTagger(t)
+		taggers = append(taggers, tg)
+	}
+	if runs["high"] {
 		taggers = append(taggers, linguaTagger("lingua-high", false))
 	}
-	if runs["low"] || runs["others"] {
+	if runs["low"] {
 		taggers = append(taggers, linguaTagger("lingua-low", true))
 	}
 	if len(taggers) > 0 {
@@ -190,9 +193,9 @@ func accuracyTable(t *testing.T, dir string, langs []string, taggers []tagger) {
 					items = append(items, testItem{lang: l, text: line})
 				}
 			}
-			start := time.Now()
+			start, cpu0 := time.Now(), cpuTime()
 			got := tagAll(tg, items)
-			el := time.Since(start)
+			el, cpu := time.Since(start), cpuTime()-cpu0
 			per := map[string]score{}
 			for i, it := range items {
 				s := per[it.lang]
@@ -212,8 +215,9 @@ func accuracyTable(t *testing.T, dir string, langs []string, taggers []tagger) {
 				calibration(&calib, set, items, got)
 			}
 			scores[tg.name][set] = per
-			t.Logf("%s %s: %d items in %v (%.0f items/s wall, machine shared)", tg.name, set, len(items),
-				el.Round(time.Millisecond), float64(len(items))/el.Seconds())
+			t.Logf("%s %s: %d items in %v wall, %v CPU (%.0f items/s wall on the shared machine, %.0f items per CPU-second)",
+				tg.name, set, len(items), el.Round(time.Millisecond), cpu.Round(time.Millisecond),
+				float64(len(items))/el.Seconds(), float64(len(items))/cpu.Seconds())
 		}
 	}
 	var b strings.Builder
@@ -232,7 +236,11 @@ func accuracyTable(t *testing.T, dir string, langs []string, taggers []tagger) {
 		for _, set := range testdataSets {
 			for _, tg := range taggers {
 				s := scores[tg.name][set][l]
-				fmt.Fprintf(&b, " %.1f |", s.acc())
+				if tg.name == "default" {
+					fmt.Fprintf(&b, " %.1f / %.1f |", s.acc(), s.guess())
+				} else {
+					fmt.Fprintf(&b, " %.1f |", s.acc())
+				}
 				if macro[tg.name] == nil {
 					macro[tg.name] = map[string][3]float64{}
 				}
@@ -245,15 +253,24 @@ func accuracyTable(t *testing.T, dir string, langs []string, taggers []tagger) {
 		}
 		b.WriteString("\n")
 	}
-	for i, row := range []string{"**macro**", "macro, guess when und", "und share"} {
-		fmt.Fprintf(&b, "| %s |", row)
-		for _, set := range testdataSets {
-			for _, tg := range taggers {
-				fmt.Fprintf(&b, " %.2f |", macro[tg.name][set][i])
+	b.WriteString("| **macro** |")
+	for _, set := range testdataSets {
+		for _, tg := range taggers {
+			m := macro[tg.name][set]
+			if tg.name == "default" {
+				fmt.Fprintf(&b, " **%.2f / %.2f** |", m[0], m[1])
+			} else {
+				fmt.Fprintf(&b, " **%.2f** |", m[0])
 			}
 		}
-		b.WriteString("\n")
 	}
+	b.WriteString("\n| und share |")
+	for _, set := range testdataSets {
+		for _, tg := range taggers {
+			fmt.Fprintf(&b, " %.2f |", macro[tg.name][set][2])
+		}
+	}
+	b.WriteString("\n\n\"default\" cells: Lang right (\"und\" counts as wrong) / Guess right.\n")
 	t.Log(b.String())
 	if calib.Len() > 0 {
 		t.Log("\nConfidence of the best guess (no context) against MinConfidence: share of items at or above it, and how many of those are right.\n\n| set | threshold | share ≥ | right among them |\n|---|---:|---:|---:|\n" + calib.String())
@@ -295,8 +312,8 @@ func shortSet(set string) string {
 // context. Titles are single words or word pairs; a third of the items
 // also have a sentence as body.
 func feedContext(t *testing.T, dir string) {
-	tg, d := ourTagger(t)
-	_ = tg
+	_, d := ourTagger(t)
+	raw := []tagger{linguaTagger("lingua-high", false), linguaTagger("lingua-low", true)}
 	lines := map[string]map[string][]string{}
 	for _, set := range testdataSets {
 		lines[set] = map[string][]string{}
@@ -308,7 +325,10 @@ func feedContext(t *testing.T, dir string) {
 	const feedsPerLang, itemsPerFeed, minorityShare = 6, 60, 0.2
 	kinds := []string{"word", "pair", "pair+sentence"}
 	type key struct{ kind, group string } // group: dominant or minority
-	type tally struct{ n, ctx, noctx, prior int }
+	type tally struct {
+		n, ctx, noctx, prior int
+		raw                  [2]int
+	}
 	res := map[key]*tally{}
 	perLang := map[string]*tally{}
 	for _, dom := range CommonWebLanguages() {
@@ -365,6 +385,13 @@ func feedContext(t *testing.T, dir string) {
 				if withCtx.Method == babelfeed.LangPrior {
 					tl.prior++
 				}
+				var rawOK [2]bool
+				for r, tg := range raw {
+					if tg.tag(title, body).lang == lang {
+						tl.raw[r]++
+						rawOK[r] = true
+					}
+				}
 				if group == "dominant" && kind != "pair+sentence" {
 					if perLang[dom] == nil {
 						perLang[dom] = &tally{}
@@ -377,31 +404,39 @@ func feedContext(t *testing.T, dir string) {
 					if noCtx.Lang == lang {
 						pl.noctx++
 					}
+					for r := range raw {
+						if rawOK[r] {
+							pl.raw[r]++
+						}
+					}
 				}
 			}
 		}
 	}
 	var b strings.Builder
-	b.WriteString("\n| items | group | n | no context | with feed prior | decided by prior |\n|---|---|---:|---:|---:|---:|\n")
+	b.WriteString("\n| items | group | n | lingua-high | lingua-low | default, no context | default, feed prior | decided by prior |\n|---|---|---:|---:|---:|---:|---:|---:|\n")
 	for _, kind := range kinds {
 		for _, group := range []string{"dominant", "minority"} {
 			tl := res[key{kind, group}]
 			if tl == nil {
 				continue
 			}
-			fmt.Fprintf(&b, "| %s | %s | %d | %.1f | %.1f | %.1f |\n", kind, group, tl.n,
-				pct(tl.noctx, tl.n), pct(tl.ctx, tl.n), pct(tl.prior, tl.n))
+			fmt.Fprintf(&b, "| %s | %s | %d | %.1f | %.1f | %.1f | %.1f | %.1f |\n", kind, group, tl.n,
+				pct(tl.raw[0], tl.n), pct(tl.raw[1], tl.n), pct(tl.noctx, tl.n), pct(tl.ctx, tl.n), pct(tl.prior, tl.n))
 		}
 	}
-	b.WriteString("\nShort (word, pair) items of the dominant language, per feed language:\n\n| lang | no context | with feed prior |\n|---|---:|---:|\n")
-	var mNo, mCtx float64
-	for _, l := range CommonWebLanguages() {
+	b.WriteString("\nShort (word, pair) items of the dominant language, per feed language:\n\n| lang | lingua-high | lingua-low | default, no context | default, feed prior |\n|---|---:|---:|---:|---:|\n")
+	var m [4]float64
+	langs := CommonWebLanguages()
+	for _, l := range langs {
 		pl := perLang[l]
-		fmt.Fprintf(&b, "| %s | %.1f | %.1f |\n", l, pct(pl.noctx, pl.n), pct(pl.ctx, pl.n))
-		mNo += pct(pl.noctx, pl.n) / float64(len(CommonWebLanguages()))
-		mCtx += pct(pl.ctx, pl.n) / float64(len(CommonWebLanguages()))
+		row := [4]float64{pct(pl.raw[0], pl.n), pct(pl.raw[1], pl.n), pct(pl.noctx, pl.n), pct(pl.ctx, pl.n)}
+		fmt.Fprintf(&b, "| %s | %.1f | %.1f | %.1f | %.1f |\n", l, row[0], row[1], row[2], row[3])
+		for i := range m {
+			m[i] += row[i] / float64(len(langs))
+		}
 	}
-	fmt.Fprintf(&b, "| **macro** | %.2f | %.2f |\n", mNo, mCtx)
+	fmt.Fprintf(&b, "| **macro** | **%.2f** | **%.2f** | **%.2f** | **%.2f** |\n", m[0], m[1], m[2], m[3])
 	t.Log(b.String())
 }
 
@@ -413,11 +448,11 @@ func itemAccuracy(t *testing.T, dir string) {
 	taggers := []tagger{ours, linguaTagger("lingua-low", true)}
 	items := feedItems(t, dir, CommonWebLanguages(), 200)
 	var b strings.Builder
-	b.WriteString("\n| tagger | items | macro accuracy | und share | items/s wall (machine shared) |\n|---|---:|---:|---:|---:|\n")
+	b.WriteString("\n| tagger | items | macro accuracy | und share | items/s wall (machine shared) | items per CPU-second |\n|---|---:|---:|---:|---:|---:|\n")
 	for _, tg := range taggers {
-		start := time.Now()
+		start, cpu0 := time.Now(), cpuTime()
 		got := tagAll(tg, items)
-		el := time.Since(start)
+		el, cpu := time.Since(start), cpuTime()-cpu0
 		right, und := map[string]int{}, 0
 		for i, it := range items {
 			if got[i].lang == it.lang {
@@ -431,7 +466,8 @@ func itemAccuracy(t *testing.T, dir string) {
 		for _, l := range CommonWebLanguages() {
 			macro += pct(right[l], 200) / float64(len(CommonWebLanguages()))
 		}
-		fmt.Fprintf(&b, "| %s | %d | %.2f | %.2f | %.0f |\n", tg.name, len(items), macro, pct(und, len(items)), float64(len(items))/el.Seconds())
+		fmt.Fprintf(&b, "| %s | %d | %.2f | %.2f | %.0f | %.0f |\n", tg.name, len(items), macro, pct(und, len(items)),
+			float64(len(items))/el.Seconds(), float64(len(items))/cpu.Seconds())
 	}
 	t.Log(b.String())
 }

@@ -8,18 +8,39 @@ import (
 	"github.com/pemistahl/lingua-go"
 )
 
-// Benchmarks tag feed-like items (a word-pair title and ~500 characters of
-// body) from lingua's test sentences in the 22 common languages, in
-// parallel on every core. Each reports items/s; run them one at a time
-// (raw lingua in high-accuracy mode loads ~1-2 GB of models).
-// BABELFEED_LANG_CONFIG (JSON) changes the "default" configuration.
+// BenchmarkDetect tags feed-like items (a word-pair title and ~500
+// characters of body) from lingua's test sentences in the 22 common
+// languages, in parallel on every core; BenchmarkDetectHeadline tags single
+// sentences. Each reports items/s (wall) and items per CPU-second. Run them
+// one at a time (raw lingua in high-accuracy mode loads ~1-2 GB of
+// models). BABELFEED_LANG_CONFIG (JSON) changes the "default"
+// configuration.
 //
 //	go test -run '^$' -bench 'Detect/default' -benchtime 3000x -cpu 2 ./filter/lang
 //	go test -run '^$' -bench 'Detect/lingua-low' -benchtime 300x -cpu 2 ./filter/lang
 //	go test -run '^$' -bench 'Detect/lingua-high' -benchtime 300x -cpu 2 ./filter/lang
+//	go test -run '^$' -bench 'DetectHeadline/default' -benchtime 20000x -cpu 2 ./filter/lang
 func BenchmarkDetect(b *testing.B) {
 	dir := linguaTestdata(b)
-	items := feedItems(b, dir, CommonWebLanguages(), 50)
+	benchTaggers(b, feedItems(b, dir, CommonWebLanguages(), 50))
+}
+
+func BenchmarkDetectHeadline(b *testing.B) {
+	dir := linguaTestdata(b)
+	var items []testItem
+	for _, l := range CommonWebLanguages() {
+		for i, s := range readLines(b, dir, "sentences", l) {
+			if i >= 100 {
+				break
+			}
+			items = append(items, testItem{lang: l, title: s})
+		}
+	}
+	benchTaggers(b, items)
+}
+
+// benchTaggers runs the default Detector and raw lingua over items.
+func benchTaggers(b *testing.B, items []testItem) {
 	run := func(b *testing.B, tag func(title, text string)) {
 		var next atomic.Int64
 		cpu0 := cpuTime()

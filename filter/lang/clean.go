@@ -71,49 +71,72 @@ func countLetters(s string) int {
 	return n
 }
 
-// chunks deals the distinct words of s round-robin into pieces of about
-// size letters each. Dealing spreads every part of the text over all pieces,
-// so that the first piece, which picks the candidates, is a sample of the
+// trigramPieces splits long text into pieces for scoreLong, the way
+// lingua's trigram models see it: lower case, words of three letters or
+// more, each distinct trigram once. Words are cut where a trigram repeats,
+// so no trigram occurs in two pieces and the pieces' log probabilities add
+// up to lingua's score of the whole text. The fragments are dealt
+// round-robin, so that every piece, the first above all, samples the
 // whole text rather than its opening words (often a brand name or a
-// dateline). Repeated words are kept once: lingua counts each distinct
-// n-gram of a text once, and so, roughly, does the sum over the pieces.
-// A word longer than twice size is cut into pieces of size runes.
-func chunks(s string, size int) []string {
+// dateline). The first piece holds about first trigrams, the others about
+// size.
+func trigramPieces(s string, first, size int) []string {
+	type fragment struct {
+		text     string
+		trigrams int
+	}
+	var frags []fragment
+	total := 0
 	seen := make(map[string]bool)
-	var words []string
-	letters := 0
-	for _, w := range strings.Fields(s) {
-		key := strings.ToLower(strings.TrimFunc(w, func(r rune) bool { return !unicode.IsLetter(r) }))
-		if key == "" || seen[key] {
+	var word []rune
+	flush := func() {
+		start := -1
+		for i := 0; i+3 <= len(word); i++ {
+			tri := string(word[i : i+3])
+			if !seen[tri] {
+				seen[tri] = true
+				if start < 0 {
+					start = i
+				}
+				continue
+			}
+			if start >= 0 {
+				frags = append(frags, fragment{string(word[start : i+2]), i - start})
+				total += i - start
+				start = -1
+			}
+		}
+		if start >= 0 {
+			n := len(word) - 2 - start
+			frags = append(frags, fragment{string(word[start:]), n})
+			total += n
+		}
+		word = word[:0]
+	}
+	for _, r := range strings.ToLower(s) {
+		if unicode.IsLetter(r) {
+			word = append(word, r)
 			continue
 		}
-		seen[key] = true
-		n := countLetters(w)
-		for n > 2*size {
-			r := []rune(w)
-			words = append(words, string(r[:size]))
-			w = string(r[size:])
-			n = countLetters(w)
-			letters += size
-		}
-		words = append(words, w)
-		letters += n
+		flush()
 	}
-	if len(words) == 0 {
+	flush()
+	if len(frags) == 0 {
 		return nil
 	}
-	n := max(1, (letters+size/2)/size)
-	pieces := make([]strings.Builder, n)
-	for i, w := range words {
-		p := &pieces[i%n]
-		if p.Len() > 0 {
-			p.WriteByte(' ')
-		}
-		p.WriteString(w)
+	n := max(1, (total+first/2)/first) // deal into small pieces first
+	small := make([][]string, n)
+	for i, f := range frags {
+		small[i%n] = append(small[i%n], f.text)
 	}
-	out := make([]string, n)
-	for i := range pieces {
-		out[i] = pieces[i].String()
+	out := []string{strings.Join(small[0], " ")}
+	per := max(1, size/first)
+	for i := 1; i < n; i += per {
+		var b []string
+		for _, p := range small[i:min(i+per, n)] {
+			b = append(b, p...)
+		}
+		out = append(out, strings.Join(b, " "))
 	}
 	return out
 }

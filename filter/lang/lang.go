@@ -67,13 +67,14 @@ func defaultHighAccuracy() []string {
 }
 
 // DefaultConfig returns the configuration measured in docs/BENCHMARKS.md
-// ("Language tagging"): all 75 languages, a 300-rune cap, high-accuracy
-// models for the common languages only, and a mild base-rate prior.
+// ("Language tagging"): all 75 languages, a 1,000-rune cap, high-accuracy
+// models for 13 languages (~105 MB; all 75 would take ~1 GB), a base-rate
+// prior for the 22 common web languages, and MinConfidence 0.7.
 func DefaultConfig() Config {
 	return Config{
 		LowAccuracy:   false,
 		HighAccuracy:  defaultHighAccuracy(),
-		MaxChars:      500,
+		MaxChars:      1000,
 		MinConfidence: 0.7,
 		Favoured:      CommonWebLanguages(),
 		RareWeight:    0.2,
@@ -100,25 +101,27 @@ const (
 	// shortLetters is where lingua switches from 1- to 5-grams to trigrams
 	// only; below it the high-accuracy models matter.
 	shortLetters = 120
-	// chunkLetters bounds the text of one lingua call on long text so that
-	// its probabilities stay within float64 range: past ~100 trigrams
+	// pieceTrigrams bounds the trigrams of one lingua call on long text so
+	// that its probabilities stay within float64 range: past ~100 trigrams
 	// lingua falls back to arbitrary-precision decimals, 10x slower.
-	chunkLetters = 60
+	pieceTrigrams = 40
+	// firstPieceTrigrams is the size of the first piece of a long text, the
+	// one scored for every language of its script: the most expensive
+	// lingua call, kept small.
+	firstPieceTrigrams = 20
 	// candidates is how many of the trigram models' best languages go on
 	// to the high-accuracy models (short text).
 	candidates = 5
-	// longCandidates is how many languages the first piece of a long text
-	// keeps for the other pieces.
-	longCandidates = 8
+	// beamWidth is how far, in summed log probability (nats), a language
+	// may trail the leader of a long text and still be scored on its next
+	// piece; maxBeam caps how many are.
+	beamWidth = 12.0
+	maxBeam   = 16
 	// decisiveGap is the lead, in summed log probability (nats), after
 	// which the remaining pieces of a long text are not scored: one piece
 	// moves the gap by a few nats, and e^-20 is a one-in-500-million
 	// chance.
 	decisiveGap = 20.0
-	// minCandidate is the least probability, relative to the best, of a
-	// language worth keeping as a candidate: lingua's rules give every
-	// other language exactly 0 when they decide alone.
-	minCandidate = 1e-12
 )
 
 // Detector tags text with its language. It is safe for concurrent use;
@@ -128,6 +131,7 @@ type Detector struct {
 	enabled langSet
 	high    langSet
 	weight  [numLanguages]float64 // base-rate prior per language
+	feed    feedPriorParams
 	groups  map[script]*group
 	subsets subsetCache
 }
@@ -158,7 +162,7 @@ func New(cfg Config) (*Detector, error) {
 	if cfg.MaxChars < 0 {
 		return nil, fmt.Errorf("build language detector: negative MaxChars %d", cfg.MaxChars)
 	}
-	d := &Detector{cfg: cfg, groups: make(map[script]*group)}
+	d := &Detector{cfg: cfg, feed: defaultFeedPrior(), groups: make(map[script]*group)}
 	for _, l := range enabled {
 		d.enabled.add(l)
 	}
@@ -264,7 +268,7 @@ func (d *Detector) setWeights() error {
 // languages of the feed's earlier items by ISO 639-1 code (may be nil).
 // Text is cleaned first: NFC, no URLs, no e-mail addresses.
 func (d *Detector) Detect(title, text, declared string, prior map[string]int) Result {
-	return d.decide(d.evidence(title, text), d.parseDeclared(declared), prior, d.cfg.MinConfidence, defaultFeedPrior)
+	return d.decide(d.evidence(title, text), d.parseDeclared(declared), prior, d.cfg.MinConfidence, d.feed)
 }
 
 // evidence cleans and caps title and text and returns what the text alone
@@ -352,16 +356,19 @@ func (d *Detector) likelihood(s string, st *textStats) distribution {
 	return dist
 }
 
-// hanKana tells Chinese from Japanese: kana mean Japanese; Han alone is
-// Chinese, but short all-kanji Japanese headlines exist, so the shorter the
-// text the more room it leaves to a feed prior.
+// hanKana tells Chinese from Japanese. Kana mean Japanese (a lone kana in a
+// long Chinese text proves less). Han alone is Chinese, but short all-kanji
+// Japanese headlines exist: under 20 ideographs the odds stay below the
+// default MinConfidence, so that a Japanese feed's prior can settle them.
 func (d *Detector) hanKana(st *textStats) distribution {
 	zh, ja := d.enabled.has(lingua.Chinese), d.enabled.has(lingua.Japanese)
 	han, kana := st.byScript[scHan], st.byScript[scKana]
 	var pJa float64
 	switch {
-	case kana > 0:
+	case kana >= 3 || kana*20 >= han+kana:
 		pJa = 1
+	case kana > 0:
+		pJa = 0.6
 	case han < 10:
 		pJa = 0.45
 	case han < 20:
@@ -371,7 +378,7 @@ func (d *Detector) hanKana(st *textStats) distribution {
 	}
 	switch {
 	case zh && ja:
-		if pJa == 1 {
+		if pJa >= 1 {
 			return distribution{{lingua.Japanese, 1}}
 		}
 		return distribution{{lingua.Chinese, 1 - pJa}, {lingua.Japanese, pJa}}
@@ -399,7 +406,6 @@ func (d *Detector) scoreShort(low lingua.LanguageDetector, s string) distributio
 	}
 	ranked.sort()
 	var cands []lingua.Language
-	mass := 0.0
 	for _, c := range ranked[:min(candidates, len(ranked))] {
 		if d.high.has(c.lang) {
 			cands = append(cands, c.lang)
@@ -414,6 +420,7 @@ func (d *Detector) scoreShort(low lingua.LanguageDetector, s string) distributio
 	}
 	// The candidates keep the share the trigram models gave them together
 	// and split it as the high-accuracy models say.
+	mass := 0.0
 	for _, c := range dist {
 		if slices.Contains(cands, c.lang) {
 			mass += c.p
@@ -431,34 +438,27 @@ func (d *Detector) scoreShort(low lingua.LanguageDetector, s string) distributio
 	return out
 }
 
-// scoreLong scores text of shortLetters letters or more in pieces of about
-// chunkLetters letters (see chunks), multiplying the pieces' probabilities
-// (adding their logs). The first piece picks the candidates; the others
-// are scored for them only.
+// scoreLong scores text of shortLetters letters or more in pieces (see
+// trigramPieces), multiplying the pieces' probabilities (adding their
+// logs). The first piece is scored for every language of the script; after
+// each piece, languages that fall beamWidth behind the leader are dropped,
+// and scoring stops once one language is left or leads by decisiveGap.
 func (d *Detector) scoreLong(low lingua.LanguageDetector, s string) distribution {
 	var logs logScores
-	var cands []lingua.Language
+	var active []lingua.Language // nil: all of low's languages
 	det := low
-	for i, c := range chunks(s, chunkLetters) {
-		if i >= 2 && logs.gap() >= decisiveGap {
+	for i, piece := range trigramPieces(s, firstPieceTrigrams, pieceTrigrams) {
+		if i > 0 && (len(active) == 1 || logs.gap() >= decisiveGap) {
 			break // the other pieces could not change the answer
 		}
-		vals := det.ComputeLanguageConfidenceValues(c)
-		logs.add(vals, cands)
-		if cands == nil {
-			ranked := logs.distribution()
-			if len(ranked) >= 2 {
-				for _, r := range ranked[:min(longCandidates, len(ranked))] {
-					if r.p > minCandidate {
-						cands = append(cands, r.lang)
-					}
-				}
-				if len(cands) >= 2 {
-					det = d.subset(cands, false)
-				} else {
-					cands = nil
-				}
-			}
+		logs.add(det.ComputeLanguageConfidenceValues(piece), active)
+		keep := logs.leaders(beamWidth, maxBeam)
+		if len(keep) == 0 || slices.Equal(keep, active) {
+			continue
+		}
+		active = keep
+		if len(active) >= 2 {
+			det = d.subset(active, false)
 		}
 	}
 	return logs.distribution()
@@ -514,7 +514,12 @@ type feedPriorParams struct {
 	halfItems float64
 }
 
-var defaultFeedPrior = feedPriorParams{floor: 0.02, declared: 0.25, halfItems: 2}
+// defaultFeedPrior returns the feed prior measured best in feed context
+// (docs/BENCHMARKS.md); the differences between nearby values are tenths
+// of a percent.
+func defaultFeedPrior() feedPriorParams {
+	return feedPriorParams{floor: 0.02, declared: 0.25, halfItems: 2}
+}
 
 // feedPrior weighs languages by the feed's declaration and its earlier
 // items; nil when the feed tells nothing.

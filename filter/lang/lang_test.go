@@ -4,6 +4,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"unicode"
 
 	"babelfeed"
 )
@@ -223,7 +224,7 @@ func TestConcurrentUse(t *testing.T) {
 	wg.Wait()
 }
 
-func TestTruncateAndChunks(t *testing.T) {
+func TestTruncateAndPieces(t *testing.T) {
 	if got := truncate("uno due tre quattro", 9); got != "uno due" {
 		t.Errorf("truncate = %q, want %q", got, "uno due")
 	}
@@ -233,29 +234,52 @@ func TestTruncateAndChunks(t *testing.T) {
 	if got := truncate("breve", 0); got != "breve" {
 		t.Errorf("truncate without cap = %q", got)
 	}
-	var words []string
-	for i := 0; i < 50; i++ {
-		words = append(words, "parola"+string(rune('a'+i%26))+string(rune('a'+i/26)))
-	}
-	long := strings.Join(words, " ")
-	var total int
-	var pieces []string
-	for _, c := range chunks(long+" "+long, 20) { // repeated words count once
-		n := countLetters(c)
-		if n > 40 {
-			t.Errorf("chunk of %d letters: %q", n, c)
+	text := "Banana bandana, BANANA! La bandiera è là: ananas e banane." + " " + strings.Repeat("parola ", 3)
+	trigrams := func(piece string) []string {
+		var out []string
+		for _, w := range strings.Fields(piece) {
+			r := []rune(w)
+			for i := 0; i+3 <= len(r); i++ {
+				out = append(out, string(r[i:i+3]))
+			}
 		}
-		total += n
-		pieces = append(pieces, c)
+		return out
 	}
-	if total != countLetters(long) {
-		t.Errorf("chunks kept %d letters of %d", total, countLetters(long))
+	want := map[string]bool{}
+	for _, w := range strings.FieldsFunc(strings.ToLower(text), func(r rune) bool { return !unicode.IsLetter(r) }) {
+		for _, tri := range trigrams(w) {
+			want[tri] = true
+		}
 	}
-	// Words are dealt round-robin: the first piece samples the whole text.
-	if first := strings.Fields(pieces[0]); first[0] != words[0] || first[1] != words[len(pieces)] {
+	got := map[string]bool{}
+	pieces := trigramPieces(text, 4, 8)
+	if len(pieces) < 3 {
+		t.Fatalf("trigramPieces gave %d pieces: %q", len(pieces), pieces)
+	}
+	for _, p := range pieces {
+		for _, tri := range trigrams(p) {
+			if got[tri] {
+				t.Errorf("trigram %q in two pieces: %q", tri, pieces)
+			}
+			got[tri] = true
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("pieces hold %d distinct trigrams, the text %d: %q", len(got), len(want), pieces)
+	}
+	for tri := range want {
+		if !got[tri] {
+			t.Errorf("trigram %q lost", tri)
+		}
+	}
+	// Fragments are dealt round-robin: the first piece samples the whole
+	// text, not its opening.
+	var words []string
+	for i := 0; i < 40; i++ {
+		words = append(words, "x"+string(rune('a'+i%20))+string(rune('a'+i/20))) // one trigram each
+	}
+	pieces = trigramPieces(strings.Join(words, " "), 10, 20)
+	if first := strings.Fields(pieces[0]); len(first) != 10 || first[0] != words[0] || first[1] != words[4] || first[9] != words[36] {
 		t.Errorf("first piece %q does not sample the text", pieces[0])
-	}
-	if got := chunks(strings.Repeat("x", 100), 20); len(got) < 2 {
-		t.Errorf("a 100-letter word was not cut: %q", got)
 	}
 }

@@ -3,6 +3,7 @@ package lang
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 
@@ -194,6 +195,26 @@ func (ls *logScores) gap() float64 {
 		}
 	}
 	return first - second
+}
+
+// leaders returns, in lingua's order, the languages whose summed log
+// probability is within width of the best, at most max of them (the best
+// ones).
+func (ls *logScores) leaders(width float64, max int) []lingua.Language {
+	d := ls.distribution()
+	if len(d) == 0 {
+		return nil
+	}
+	limit := d[0].p * math.Exp(-width)
+	var out []lingua.Language
+	for _, w := range d {
+		if w.p < limit || len(out) == max {
+			break
+		}
+		out = append(out, w.lang)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // distribution turns the summed logs into probabilities (a softmax).
