@@ -59,6 +59,7 @@ by language.
 		a.reviveCmd(),
 		a.unsubscribeCmd(),
 		a.reindexCmd(),
+		a.retagCmd(),
 		a.checkCmd(),
 		a.pruneCmd(),
 	}
