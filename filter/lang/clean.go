@@ -16,7 +16,6 @@ import (
 var (
 	urlRE   = regexp.MustCompile(`(?i)\b(?:[a-z][a-z0-9+.-]*://|www\.)[^\s<>"]+`)
 	emailRE = regexp.MustCompile(`(?i)\b[a-z0-9._%+-]+@[a-z0-9.-]+\.[a-z]{2,}\b`)
-	spaceRE = regexp.MustCompile(`\s+`)
 )
 
 // clean returns text NFC-normalised, without URLs or e-mail addresses, with
@@ -35,20 +34,19 @@ func clean(s string) string {
 	if strings.IndexByte(s, '@') >= 0 {
 		s = emailRE.ReplaceAllString(s, " ")
 	}
-	s = spaceRE.ReplaceAllString(s, " ")
-	return strings.TrimSpace(s)
+	return strings.Join(strings.Fields(s), " ")
 }
 
-// truncate cuts s to at most max runes, at the last space before the limit
-// when there is one, so that no half word reaches the models. max <= 0
-// means no limit.
-func truncate(s string, max int) string {
-	if max <= 0 {
+// truncate cuts s to at most limit runes, at the last space before the
+// limit when there is one in its second half, so that no half word reaches
+// the models. limit <= 0 means no limit.
+func truncate(s string, limit int) string {
+	if limit <= 0 {
 		return s
 	}
 	n := 0
 	for i := range s {
-		if n == max {
+		if n == limit {
 			cut := s[:i]
 			if j := strings.LastIndexByte(cut, ' '); j > len(cut)/2 {
 				cut = cut[:j]
@@ -58,17 +56,6 @@ func truncate(s string, max int) string {
 		n++
 	}
 	return s
-}
-
-// countLetters returns how many letters s holds.
-func countLetters(s string) int {
-	n := 0
-	for _, r := range s {
-		if unicode.IsLetter(r) {
-			n++
-		}
-	}
-	return n
 }
 
 // trigramPieces splits long text into pieces for scoreLong, the way

@@ -136,15 +136,14 @@ func (d *distribution) normalise() {
 	d.sort()
 }
 
-// logFloor stands in for a zero probability in one chunk: lingua rounds
+// logFloor stands in for a zero probability in one piece: lingua rounds
 // its confidences to 16 decimals, so 0 means "below 1e-16", not "never".
 const logFloor = -40.0
 
 // logScores adds up the log probabilities of several lingua calls.
 type logScores struct {
-	sum   [numLanguages]float64
-	seen  langSet
-	calls int
+	sum  [numLanguages]float64
+	seen langSet
 }
 
 // add adds one call's confidence values, for only the languages in keep
@@ -179,7 +178,6 @@ func (ls *logScores) add(vals []lingua.ConfidenceValue, keep []lingua.Language) 
 			}
 		}
 	}
-	ls.calls++
 }
 
 // gap returns how far, in summed log probability, the best language leads
