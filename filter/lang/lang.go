@@ -86,7 +86,8 @@ type Result struct {
 	// Lang is an ISO 639-1 code in lower case, or babelfeed.Undetermined.
 	Lang string
 	// Confidence is the probability the tagger gives Lang (for "und", the
-	// probability of Guess), between 0 and 1.
+	// probability of Guess; 0 for LangDeclared, which had no text to
+	// measure), between 0 and 1.
 	Confidence float64
 	// Method says how Lang was decided.
 	Method babelfeed.LangMethod
@@ -114,14 +115,12 @@ const (
 	candidates = 5
 	// beamWidth is how far, in summed log probability (nats), a language
 	// may trail the leader of a long text and still be scored on its next
-	// piece; maxBeam caps how many are.
+	// piece; maxBeam caps how many are. Odds of e^12 (160,000 to 1) that
+	// later pieces, samples of the same text, almost never reverse: on
+	// feed-like items (docs/BENCHMARKS.md) the default is as accurate as
+	// lingua scoring every trigram for every language.
 	beamWidth = 12.0
 	maxBeam   = 16
-	// decisiveGap is the lead, in summed log probability (nats), after
-	// which the remaining pieces of a long text are not scored: one piece
-	// moves the gap by a few nats, and e^-20 is a one-in-500-million
-	// chance.
-	decisiveGap = 20.0
 )
 
 // Detector tags text with its language. It is safe for concurrent use;
@@ -142,7 +141,7 @@ type group struct {
 	langs []lingua.Language
 	low   lingua.LanguageDetector // nil when fewer than two languages
 	// lowNoKazakh leaves Kazakh out, for Cyrillic text without any
-	// Kazakh-only letter (see kazakhLetters).
+	// letter Kazakh has and Russian and Ukrainian lack (see kazakhLetters).
 	lowNoKazakh lingua.LanguageDetector
 }
 
@@ -442,14 +441,14 @@ func (d *Detector) scoreShort(low lingua.LanguageDetector, s string) distributio
 // trigramPieces), multiplying the pieces' probabilities (adding their
 // logs). The first piece is scored for every language of the script; after
 // each piece, languages that fall beamWidth behind the leader are dropped,
-// and scoring stops once one language is left or leads by decisiveGap.
+// and scoring stops once one language is left.
 func (d *Detector) scoreLong(low lingua.LanguageDetector, s string) distribution {
 	var logs logScores
 	var active []lingua.Language // nil: all of low's languages
 	det := low
 	for i, piece := range trigramPieces(s, firstPieceTrigrams, pieceTrigrams) {
-		if i > 0 && (len(active) == 1 || logs.gap() >= decisiveGap) {
-			break // the other pieces could not change the answer
+		if i > 0 && len(active) == 1 {
+			break // every other language trails by beamWidth or more
 		}
 		logs.add(det.ComputeLanguageConfidenceValues(piece), active)
 		keep := logs.leaders(beamWidth, maxBeam)

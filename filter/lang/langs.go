@@ -180,21 +180,6 @@ func (ls *logScores) add(vals []lingua.ConfidenceValue, keep []lingua.Language) 
 	}
 }
 
-// gap returns how far, in summed log probability, the best language leads
-// the second.
-func (ls *logScores) gap() float64 {
-	first, second := math.Inf(-1), math.Inf(-1)
-	for _, l := range ls.seen.list() {
-		switch v := ls.sum[l]; {
-		case v > first:
-			first, second = v, first
-		case v > second:
-			second = v
-		}
-	}
-	return first - second
-}
-
 // leaders returns, in lingua's order, the languages whose summed log
 // probability is within width of the best, at most max of them (the best
 // ones).
