@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"sort"
@@ -75,21 +74,8 @@ func topLangs(m map[string]int, n int) string {
 }
 
 func writeFeeds(w io.Writer, format string, rows []api.Feed) error {
-	switch format {
-	case "jsonl":
-		enc := json.NewEncoder(w)
-		enc.SetEscapeHTML(false)
-		for _, r := range rows {
-			if err := enc.Encode(r); err != nil {
-				return err
-			}
-		}
-		return nil
-	case "json":
-		enc := json.NewEncoder(w)
-		enc.SetEscapeHTML(false)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rows)
+	if format == "json" || format == "jsonl" {
+		return writeJSONRows(w, format, rows)
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tSTATE\tSTATUS\tITEMS\tLANGUAGES\tCATEGORY\tTITLE\tNEXT POLL\tLAST ERROR")

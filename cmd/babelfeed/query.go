@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
@@ -140,24 +139,8 @@ continues it (other formats print it on standard error).`,
 }
 
 func writeItems(w io.Writer, format string, rows []api.Item) error {
-	switch format {
-	case "jsonl":
-		enc := json.NewEncoder(w)
-		enc.SetEscapeHTML(false)
-		for _, r := range rows {
-			if err := enc.Encode(r); err != nil {
-				return err
-			}
-		}
-		return nil
-	case "json":
-		if rows == nil {
-			rows = []api.Item{}
-		}
-		enc := json.NewEncoder(w)
-		enc.SetEscapeHTML(false)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rows)
+	if format == "json" || format == "jsonl" {
+		return writeJSONRows(w, format, rows)
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "PUBLISHED\tLANG\tFEED\tTITLE")
