@@ -21,7 +21,7 @@ var pubNow = time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
 
 // pubServer serves a store with Italian, Spanish, German and English
 // items in two feeds, one story in both, and a saved query.
-func pubServer(t *testing.T, token string) (*httptest.Server, *store.Store) {
+func pubServer(t *testing.T, token string) (*httptest.Server, *store.DB) {
 	t.Helper()
 	s, err := store.Open(filepath.Join(t.TempDir(), "pub.db"), store.Options{MmapSize: 1 << 20})
 	if err != nil {

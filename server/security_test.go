@@ -18,7 +18,7 @@ import (
 // API must hand it over as data, never as markup.
 const hostile = `<script>alert("x")</script><img src=x onerror=alert(1)> & "quotes" </title>`
 
-func securityServer(t *testing.T, token string) (*httptest.Server, *store.Store) {
+func securityServer(t *testing.T, token string) (*httptest.Server, *store.DB) {
 	t.Helper()
 	s, err := store.Open(filepath.Join(t.TempDir(), "api.db"), store.Options{MmapSize: 1 << 20})
 	if err != nil {

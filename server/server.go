@@ -31,7 +31,7 @@ import (
 
 // Server serves the API over a store and, when set, a running daemon.
 type Server struct {
-	Store   *store.Store
+	Store   store.Store
 	Daemon  *poll.Daemon // nil: poll-now answers 503
 	Metrics *Metrics     // nil: /metrics answers 404
 	// Token, when set, must come as "Authorization: Bearer TOKEN" on every

@@ -122,7 +122,7 @@ func benchItem(r *rand.Rand, sents map[string][]string, lang string, n int, publ
 
 // dataBytes is the part of the file bbolt has used (the file itself grows
 // in 16 MB steps).
-func dataBytes(b *testing.B, s *Store) int64 {
+func dataBytes(b *testing.B, s *DB) int64 {
 	var n int64
 	if err := s.db.View(func(tx *bolt.Tx) error { n = tx.Size(); return nil }); err != nil {
 		b.Fatal(err)
@@ -252,7 +252,7 @@ func BenchmarkItemsByLang(b *testing.B) {
 
 // logBucketStats shows where the bytes go: per bucket, bytes in use and
 // allocated in leaf and branch pages.
-func logBucketStats(b *testing.B, s *Store) {
+func logBucketStats(b *testing.B, s *DB) {
 	err := s.db.View(func(tx *bolt.Tx) error {
 		for _, name := range allBuckets {
 			st := tx.Bucket(name).Stats()

@@ -64,7 +64,7 @@ func (r *CheckReport) problem(format string, args ...any) {
 // transaction when the store is writable, because on a read transaction it
 // could race with commits (bbolt's documented rule), so writers wait for
 // it.
-func (s *Store) Check(ctx context.Context) (CheckReport, error) {
+func (s *DB) Check(ctx context.Context) (CheckReport, error) {
 	var rep CheckReport
 	if err := s.checkPages(&rep); err != nil {
 		return rep, fmt.Errorf("check store %s: %w", s.path, err)
@@ -93,7 +93,7 @@ func (s *Store) Check(ctx context.Context) (CheckReport, error) {
 }
 
 // checkPages runs bbolt's Tx.Check and records what it reports.
-func (s *Store) checkPages(rep *CheckReport) error {
+func (s *DB) checkPages(rep *CheckReport) error {
 	tx, err := s.db.Begin(!s.db.IsReadOnly())
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)

@@ -17,7 +17,7 @@ import (
 )
 
 // filledStore has two feeds with items in three languages.
-func filledStore(t *testing.T) (*Store, babelfeed.Feed, babelfeed.Feed) {
+func filledStore(t *testing.T) (*DB, babelfeed.Feed, babelfeed.Feed) {
 	t.Helper()
 	s := openTemp(t)
 	a := addFeed(t, s, "https://a.example/feed")
@@ -31,7 +31,7 @@ func filledStore(t *testing.T) (*Store, babelfeed.Feed, babelfeed.Feed) {
 	return s, a, b
 }
 
-func mustCheck(t *testing.T, s *Store) CheckReport {
+func mustCheck(t *testing.T, s *DB) CheckReport {
 	t.Helper()
 	rep, err := s.Check(context.Background())
 	if err != nil {

@@ -101,7 +101,7 @@ func syncFile(name string) error {
 
 // sameKeys checks that the bbolt file at other has the same buckets as the
 // store, with as many keys each and the same sequences.
-func (s *Store) sameKeys(other string) error {
+func (s *DB) sameKeys(other string) error {
 	db, err := bolt.Open(other, 0o600, &bolt.Options{ReadOnly: true, Timeout: defaultTimeout})
 	if err != nil {
 		return err

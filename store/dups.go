@@ -429,7 +429,7 @@ func (b buckets) forgetDuplicates(tx *bolt.Tx, ids []uint64) error {
 
 // DuplicateGroups returns, for every original that has duplicates, the IDs
 // of its duplicates in ascending order: what the duplicate index holds.
-func (s *Store) DuplicateGroups() (map[uint64][]uint64, error) {
+func (s *DB) DuplicateGroups() (map[uint64][]uint64, error) {
 	groups := map[uint64][]uint64{}
 	err := s.db.View(func(tx *bolt.Tx) error {
 		of := tx.Bucket(bucketDupOf)

@@ -108,7 +108,7 @@ func story(key, link, title string, published time.Time) babelfeed.Item {
 	return it
 }
 
-func byKey(t *testing.T, s *Store) map[string]babelfeed.Item {
+func byKey(t *testing.T, s *DB) map[string]babelfeed.Item {
 	t.Helper()
 	m := map[string]babelfeed.Item{}
 	for _, it := range query(t, s, babelfeed.Query{}, nil) {

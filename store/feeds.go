@@ -88,7 +88,7 @@ func (b buckets) allFeeds() ([]babelfeed.Feed, error) {
 // and, for the duplicates, the stored copies. All of it happens in one
 // transaction; with dryRun the answer is computed the same way (including
 // the IDs that would be assigned) but nothing is written.
-func (s *Store) AddFeeds(feeds []babelfeed.Feed, dryRun bool) (added, existing []babelfeed.Feed, err error) {
+func (s *DB) AddFeeds(feeds []babelfeed.Feed, dryRun bool) (added, existing []babelfeed.Feed, err error) {
 	run := s.db.Update
 	if dryRun {
 		run = s.db.View
@@ -162,7 +162,7 @@ func (s *Store) AddFeeds(feeds []babelfeed.Feed, dryRun bool) (added, existing [
 // feedsIn returns every feed as of the read transaction tx, ordered by ID,
 // decoding the records only if something was committed since the last call.
 // The result is shared: callers must not modify it.
-func (s *Store) feedsIn(tx *bolt.Tx) ([]babelfeed.Feed, error) {
+func (s *DB) feedsIn(tx *bolt.Tx) ([]babelfeed.Feed, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.feeds != nil && s.feedsTxID == tx.ID() {
@@ -180,7 +180,7 @@ func (s *Store) feedsIn(tx *bolt.Tx) ([]babelfeed.Feed, error) {
 }
 
 // Feeds returns every feed ordered by ID, with its Items and Languages counts.
-func (s *Store) Feeds() ([]babelfeed.Feed, error) {
+func (s *DB) Feeds() ([]babelfeed.Feed, error) {
 	var shared []babelfeed.Feed
 	err := s.db.View(func(tx *bolt.Tx) error {
 		var err error
@@ -201,7 +201,7 @@ func (s *Store) Feeds() ([]babelfeed.Feed, error) {
 }
 
 // Feed returns one feed; a missing one gives an error wrapping ErrNotFound.
-func (s *Store) Feed(id uint64) (babelfeed.Feed, error) {
+func (s *DB) Feed(id uint64) (babelfeed.Feed, error) {
 	var f babelfeed.Feed
 	err := s.db.View(func(tx *bolt.Tx) error {
 		var err error
@@ -216,7 +216,7 @@ func (s *Store) Feed(id uint64) (babelfeed.Feed, error) {
 
 // FeedByURL finds a feed by its URL or any URL it had before a permanent
 // redirect, compared after NormalizeURL.
-func (s *Store) FeedByURL(url string) (babelfeed.Feed, error) {
+func (s *DB) FeedByURL(url string) (babelfeed.Feed, error) {
 	norm, err := NormalizeURL(url)
 	if err != nil {
 		return babelfeed.Feed{}, fmt.Errorf("get feed by URL: %w", err)
@@ -245,7 +245,7 @@ func (s *Store) FeedByURL(url string) (babelfeed.Feed, error) {
 //
 // The store does not merge concurrent edits: the last writer of a feed wins
 // for every non-derived field.
-func (s *Store) UpdateFeed(f babelfeed.Feed) error {
+func (s *DB) UpdateFeed(f babelfeed.Feed) error {
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		b := bucketsOf(tx)
 		stored, err := b.feed(f.ID)
@@ -309,7 +309,7 @@ func uniqueURLs(urls []string, current string) []string {
 
 // RemoveFeed removes a feed, all its items, their index entries and every
 // URL that found the feed.
-func (s *Store) RemoveFeed(id uint64) error {
+func (s *DB) RemoveFeed(id uint64) error {
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		b := bucketsOf(tx)
 		if _, err := b.feed(id); err != nil {

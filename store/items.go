@@ -34,7 +34,7 @@ type SaveResult struct{ Added, Updated, Unchanged, Tombstoned int }
 // Known returns item key -> ContentHash for every item stored for a feed,
 // and for the items retention removed (tombstones), so the poller can skip
 // language tagging of unchanged items and of items the store will not take.
-func (s *Store) Known(feedID uint64) (map[string]string, error) {
+func (s *DB) Known(feedID uint64) (map[string]string, error) {
 	known := map[string]string{}
 	err := s.db.View(func(tx *bolt.Tx) error {
 		b := bucketsOf(tx)
@@ -178,7 +178,7 @@ func checkItem(it *babelfeed.Item, feedID uint64, now time.Time) error {
 // babelfeed.Undetermined. The feed's Items and Languages counts follow. A
 // new key that retention removed before (a tombstone, see Prune) is left
 // out, and the feed's tombstones learn which keys the document carries.
-func (s *Store) SaveFetch(f babelfeed.Feed, items []babelfeed.Item) (SaveResult, error) {
+func (s *DB) SaveFetch(f babelfeed.Feed, items []babelfeed.Item) (SaveResult, error) {
 	var res SaveResult
 	now := time.Now().UTC()
 	err := s.db.Update(func(tx *bolt.Tx) error {
@@ -267,7 +267,7 @@ func (s *Store) SaveFetch(f babelfeed.Feed, items []babelfeed.Item) (SaveResult,
 }
 
 // Item returns one item; a missing one gives an error wrapping ErrNotFound.
-func (s *Store) Item(id uint64) (babelfeed.Item, error) {
+func (s *DB) Item(id uint64) (babelfeed.Item, error) {
 	var it babelfeed.Item
 	err := s.db.View(func(tx *bolt.Tx) error {
 		var err error
@@ -281,7 +281,7 @@ func (s *Store) Item(id uint64) (babelfeed.Item, error) {
 }
 
 // ItemCount returns how many items are stored, from the per-feed counts.
-func (s *Store) ItemCount() (int, error) {
+func (s *DB) ItemCount() (int, error) {
 	st, err := s.Stats()
 	return st.Items, err
 }
@@ -301,7 +301,7 @@ type Stats struct {
 
 // Stats counts items per language and per feed from the per-feed counts,
 // without reading items.
-func (s *Store) Stats() (Stats, error) {
+func (s *DB) Stats() (Stats, error) {
 	st := Stats{ByLang: map[string]int{}, ByFeed: map[uint64]int{}}
 	err := s.db.View(func(tx *bolt.Tx) error {
 		feeds, err := s.feedsIn(tx)
@@ -336,7 +336,7 @@ func (s *Store) Stats() (Stats, error) {
 // not held up; an item that changed in the store while fn looked at it is
 // left as the poller wrote it. progress, if not nil, is called after each
 // batch with the number of items looked at so far.
-func (s *Store) UpdateItems(ctx context.Context, fn func(*babelfeed.Item) (changed bool), progress func(done int)) error {
+func (s *DB) UpdateItems(ctx context.Context, fn func(*babelfeed.Item) (changed bool), progress func(done int)) error {
 	var after uint64 // last ID looked at
 	done := 0
 	for {
@@ -409,7 +409,7 @@ type rewriteEntry struct {
 // rewrite saves a batch of changed items in one transaction, skipping those
 // whose stored bytes no longer match what was read (the poller updated or
 // removed them meanwhile: its version wins).
-func (s *Store) rewrite(entries []rewriteEntry) error {
+func (s *DB) rewrite(entries []rewriteEntry) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
 		b := bucketsOf(tx)
 		b.items.FillPercent = itemsFillPercent
@@ -457,7 +457,7 @@ func (s *Store) rewrite(entries []rewriteEntry) error {
 // RecentTimes returns the sort times (see SortTime) of a feed's newest n
 // items, newest first, from the feed index alone: the scheduler's view of a
 // feed's rhythm without decoding items.
-func (s *Store) RecentTimes(feedID uint64, n int) ([]time.Time, error) {
+func (s *DB) RecentTimes(feedID uint64, n int) ([]time.Time, error) {
 	var times []time.Time
 	err := s.db.View(func(tx *bolt.Tx) error {
 		prefix := feedPrefix(feedID)

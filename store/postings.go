@@ -133,7 +133,7 @@ func writeIndexState(meta *bolt.Bucket, st IndexState) error {
 }
 
 // IndexState returns what the keyword index covers.
-func (s *Store) IndexState() (IndexState, error) {
+func (s *DB) IndexState() (IndexState, error) {
 	var st IndexState
 	err := s.db.View(func(tx *bolt.Tx) error {
 		st = readIndexState(tx.Bucket(bucketMeta))
@@ -147,7 +147,7 @@ func (s *Store) IndexState() (IndexState, error) {
 
 // initIndex creates the index buckets and marks the empty index ready: for
 // a new file opened with an Indexer.
-func (s *Store) initIndex(tx *bolt.Tx) error {
+func (s *DB) initIndex(tx *bolt.Tx) error {
 	if err := createIndexBuckets(tx); err != nil {
 		return err
 	}
@@ -367,7 +367,7 @@ type indexTx struct {
 	terms, oldTerms   []Term
 }
 
-func (s *Store) indexTx(tx *bolt.Tx) *indexTx {
+func (s *DB) indexTx(tx *bolt.Tx) *indexTx {
 	return &indexTx{ix: s.indexer, meta: tx.Bucket(bucketMeta)}
 }
 
@@ -602,7 +602,7 @@ func (x *indexTx) flush() error {
 }
 
 // unindexItems removes the postings of items about to be deleted.
-func (s *Store) unindexItems(tx *bolt.Tx, b buckets, ids []uint64) error {
+func (s *DB) unindexItems(tx *bolt.Tx, b buckets, ids []uint64) error {
 	x := s.indexTx(tx)
 	if err := x.check(tx); err != nil {
 		return err
@@ -909,7 +909,7 @@ const defaultReindexBatch = 20000
 // second part resumes there; otherwise the index is dropped and built
 // anew. progress, if not nil, is called now and then with the items
 // indexed so far and the total.
-func (s *Store) Reindex(ctx context.Context, progress func(done, total int)) error {
+func (s *DB) Reindex(ctx context.Context, progress func(done, total int)) error {
 	if s.indexer == nil {
 		return errors.New("reindex: the store was opened without an Indexer")
 	}
@@ -973,7 +973,7 @@ type reindexEntry struct {
 // reindexBatch indexes the next batch of items above st.Upto. Items are
 // read and analysed outside the write transaction; an item that changed
 // meanwhile is analysed again inside it.
-func (s *Store) reindexBatch(ctx context.Context, st *IndexState) (n int, finished bool, err error) {
+func (s *DB) reindexBatch(ctx context.Context, st *IndexState) (n int, finished bool, err error) {
 	var batch []reindexEntry
 	err = s.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketItems).Cursor()

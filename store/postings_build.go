@@ -107,7 +107,7 @@ type bulkRow struct {
 // bulkBuild drops the index and writes it for every item up to the current
 // highest ID, which it returns; the index is then left "building" up to
 // that ID. progress is called with the items indexed so far.
-func (s *Store) bulkBuild(ctx context.Context, progress func(done int)) (uint64, error) {
+func (s *DB) bulkBuild(ctx context.Context, progress func(done int)) (uint64, error) {
 	var maxID uint64
 	var langs []string
 	err := s.db.Update(func(tx *bolt.Tx) error {
@@ -171,7 +171,7 @@ func indexLangs(idx *bolt.Bucket) []string {
 
 // bulkLang indexes the items of one language up to maxID and appends their
 // rows to rows.
-func (s *Store) bulkLang(ctx context.Context, lang string, maxID uint64, rows []bulkRow, progress func(n int)) ([]bulkRow, error) {
+func (s *DB) bulkLang(ctx context.Context, lang string, maxID uint64, rows []bulkRow, progress func(n int)) ([]bulkRow, error) {
 	var ids []uint64
 	err := s.db.View(func(tx *bolt.Tx) error {
 		prefix := langPrefix(lang)
@@ -265,7 +265,7 @@ func (s *Store) bulkLang(ctx context.Context, lang string, maxID uint64, rows []
 
 // bulkWrite writes a language's postings in key order; no key of the
 // language exists yet.
-func (s *Store) bulkWrite(lang string, bufs map[string]*termBuf) error {
+func (s *DB) bulkWrite(lang string, bufs map[string]*termBuf) error {
 	terms := make([]string, 0, len(bufs))
 	for t := range bufs {
 		terms = append(terms, t)
@@ -301,7 +301,7 @@ func (s *Store) bulkWrite(lang string, bufs map[string]*termBuf) error {
 
 // bulkSpill writes buffered postings the incremental way, merging with
 // what an earlier spill wrote.
-func (s *Store) bulkSpill(lang string, bufs map[string]*termBuf) error {
+func (s *DB) bulkSpill(lang string, bufs map[string]*termBuf) error {
 	terms := make([]string, 0, len(bufs))
 	for t := range bufs {
 		terms = append(terms, t)
@@ -333,7 +333,7 @@ func (s *Store) bulkSpill(lang string, bufs map[string]*termBuf) error {
 }
 
 // bulkRows writes the rows and the per-language totals.
-func (s *Store) bulkRows(rows []bulkRow) error {
+func (s *DB) bulkRows(rows []bulkRow) error {
 	slices.SortFunc(rows, func(a, b bulkRow) int {
 		switch {
 		case a.id < b.id:
@@ -390,7 +390,7 @@ func (s *Store) bulkRows(rows []bulkRow) error {
 
 // bulkFinish indexes again the items writers changed during the bulk build
 // and hands over to the incremental build, in one transaction.
-func (s *Store) bulkFinish(rows []bulkRow, maxID uint64) error {
+func (s *DB) bulkFinish(rows []bulkRow, maxID uint64) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
 		cur := readIndexState(meta)
@@ -418,7 +418,7 @@ func (s *Store) bulkFinish(rows []bulkRow, maxID uint64) error {
 
 // bulkRedo removes every posting, row and total of the pending items and
 // indexes their current version.
-func (s *Store) bulkRedo(tx *bolt.Tx, rows []bulkRow, pending map[uint64]bool) error {
+func (s *DB) bulkRedo(tx *bolt.Tx, rows []bulkRow, pending map[uint64]bool) error {
 	post := tx.Bucket(bucketPostings)
 	type change struct{ k, v []byte }
 	var changes []change

@@ -43,7 +43,7 @@ func wordIndexer(version string) *Indexer {
 	}}
 }
 
-func openIndexed(t testing.TB, path string, ix *Indexer) *Store {
+func openIndexed(t testing.TB, path string, ix *Indexer) *DB {
 	t.Helper()
 	s, err := Open(path, Options{noSync: true, Indexer: ix})
 	if err != nil {
@@ -84,7 +84,7 @@ func indexOf(ix *Indexer, items []babelfeed.Item) wantIndex {
 }
 
 // readIndex reads back everything the index holds.
-func readIndex(t *testing.T, s *Store) (wantIndex, IndexState) {
+func readIndex(t *testing.T, s *DB) (wantIndex, IndexState) {
 	t.Helper()
 	got := wantIndex{postings: map[string]map[uint64]Posting{}, rows: map[uint64]Row{}}
 	var st IndexState
@@ -155,7 +155,7 @@ func u64From(b []byte) uint64 {
 	return v
 }
 
-func allItems(t *testing.T, s *Store) []babelfeed.Item {
+func allItems(t *testing.T, s *DB) []babelfeed.Item {
 	t.Helper()
 	var items []babelfeed.Item
 	err := s.db.View(func(tx *bolt.Tx) error {
@@ -171,7 +171,7 @@ func allItems(t *testing.T, s *Store) []babelfeed.Item {
 	return items
 }
 
-func checkIndex(t *testing.T, s *Store, ix *Indexer) {
+func checkIndex(t *testing.T, s *DB, ix *Indexer) {
 	t.Helper()
 	want := indexOf(ix, allItems(t, s))
 	got, st := readIndex(t, s)
@@ -316,7 +316,7 @@ func TestIndexStaleAndReindex(t *testing.T) {
 	f := addFeed(t, s, "https://a.example/rss")
 	g := addFeed(t, s, "https://b.example/rss")
 	langs := []string{"it", "de", "en", "und"}
-	save := func(s *Store, f babelfeed.Feed, n int, prefix string) {
+	save := func(s *DB, f babelfeed.Feed, n int, prefix string) {
 		var batch []babelfeed.Item
 		for i := range n {
 			it := item(fmt.Sprint(prefix, i), langs[i%len(langs)], base.Add(time.Duration(i)*time.Minute), fmt.Sprintf("news %s %d", prefix, i%7))

@@ -40,7 +40,7 @@ const ctxEvery = 1000
 // any item is decoded. q.Category matches a feed whose category path starts
 // with the given folders, compared folder by folder, ignoring case
 // ("italiano" matches Italiano/Tech, not Italianissimo).
-func (s *Store) Items(ctx context.Context, q babelfeed.Query, match func(*babelfeed.Item) bool, fn func(babelfeed.Item) bool) error {
+func (s *DB) Items(ctx context.Context, q babelfeed.Query, match func(*babelfeed.Item) bool, fn func(babelfeed.Item) bool) error {
 	p, err := s.plan(q)
 	if err != nil {
 		return fmt.Errorf("query items: %w", err)
@@ -117,7 +117,7 @@ type plan struct {
 
 // plan picks the index and builds its cursor ranges; nil means nothing can
 // match.
-func (s *Store) plan(q babelfeed.Query) (*plan, error) {
+func (s *DB) plan(q babelfeed.Query) (*plan, error) {
 	var feeds []babelfeed.Feed
 	if err := s.db.View(func(tx *bolt.Tx) error {
 		var err error

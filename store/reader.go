@@ -18,7 +18,7 @@ import (
 // in one read transaction, for a query engine outside the store (see
 // filter/search). It is valid only inside the function given to ReadIndex.
 type IndexReader struct {
-	s     *Store
+	s     *DB
 	tx    *bolt.Tx
 	b     buckets
 	state IndexState
@@ -34,7 +34,7 @@ type IndexReader struct {
 // ReadIndex calls fn with a reader over one consistent state of the store.
 // fn must not call the store: a write waiting for the reader could block
 // a nested transaction.
-func (s *Store) ReadIndex(fn func(r *IndexReader) error) error {
+func (s *DB) ReadIndex(fn func(r *IndexReader) error) error {
 	return s.db.View(func(tx *bolt.Tx) error {
 		r := &IndexReader{
 			s: s, tx: tx, b: bucketsOf(tx),
@@ -313,7 +313,7 @@ type Space struct {
 // SpaceByBucket returns the space each top-level bucket takes: items,
 // indexes, keyword postings ... (bbolt's page statistics; reading them
 // walks every page, so it takes a while on a big store).
-func (s *Store) SpaceByBucket() (map[string]Space, error) {
+func (s *DB) SpaceByBucket() (map[string]Space, error) {
 	out := map[string]Space{}
 	err := s.db.View(func(tx *bolt.Tx) error {
 		return tx.ForEach(func(name []byte, b *bolt.Bucket) error {

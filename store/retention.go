@@ -86,7 +86,7 @@ type PruneResult struct {
 // pruneBatch items so that a running poller is never held up for long. It
 // also expires old tombstones. Items are judged by SortTime against now.
 // Cancelling ctx stops between transactions; what was committed stays.
-func (s *Store) Prune(ctx context.Context, r Retention, now time.Time) (PruneResult, error) {
+func (s *DB) Prune(ctx context.Context, r Retention, now time.Time) (PruneResult, error) {
 	var res PruneResult
 	if r.Enabled() {
 		feeds, err := s.Feeds()
@@ -119,7 +119,7 @@ type pruneCandidate struct {
 }
 
 // pruneFeed removes one feed's items beyond r, a batch per transaction.
-func (s *Store) pruneFeed(ctx context.Context, feedID uint64, r Retention, now time.Time) (int, error) {
+func (s *DB) pruneFeed(ctx context.Context, feedID uint64, r Retention, now time.Time) (int, error) {
 	cutoff := int64(0)
 	if r.MaxAge > 0 {
 		cutoff = nanos(now.Add(-r.MaxAge))
@@ -171,7 +171,7 @@ func (s *Store) pruneFeed(ctx context.Context, feedID uint64, r Retention, now t
 
 // removeItems removes the candidates that are still as Prune saw them and
 // tombstones their keys, in one transaction.
-func (s *Store) removeItems(feedID uint64, cands []pruneCandidate) (int, error) {
+func (s *DB) removeItems(feedID uint64, cands []pruneCandidate) (int, error) {
 	removed := 0
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		removed = 0
@@ -332,7 +332,7 @@ func sweepTombstones(tx *bolt.Tx, feedID uint64, items []babelfeed.Item, now tim
 // expireTombstones deletes tombstones missing from their feed's documents
 // for tombstoneGrace, and those of feeds that no longer exist, a batch per
 // transaction.
-func (s *Store) expireTombstones(ctx context.Context, now time.Time) (int, error) {
+func (s *DB) expireTombstones(ctx context.Context, now time.Time) (int, error) {
 	nowN := nanos(now)
 	expired := 0
 	var after []byte

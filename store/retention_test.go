@@ -26,7 +26,7 @@ func feedDoc(prefix string, from, to int) []babelfeed.Item {
 	return items
 }
 
-func feedKeys(t *testing.T, s *Store, feedID uint64) []string {
+func feedKeys(t *testing.T, s *DB, feedID uint64) []string {
 	t.Helper()
 	var keys []string
 	for _, it := range query(t, s, babelfeed.Query{FeedIDs: []uint64{feedID}}, nil) {
@@ -336,7 +336,7 @@ func TestOpenWaitingForCompactGetsTheNewFile(t *testing.T) {
 	a := addFeed(t, s, "https://a.example/feed")
 	// Stand in for Compact: hold the lock, replace the file by rename, then
 	// release the old one while another open waits.
-	opened := make(chan *Store)
+	opened := make(chan *DB)
 	errc := make(chan error, 1)
 	go func() {
 		o, err := Open(path, Options{Timeout: 10 * time.Second, noSync: true})
@@ -355,7 +355,7 @@ func TestOpenWaitingForCompactGetsTheNewFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Close()
-	var o *Store
+	var o *DB
 	select {
 	case o = <-opened:
 	case err := <-errc:

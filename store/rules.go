@@ -64,7 +64,7 @@ func bumpRulesVersion(tx *bolt.Tx) error {
 
 // Rules returns every rule ordered by ID, with its counts, and the rules
 // version: a number that changes whenever a rule is added or removed.
-func (s *Store) Rules() ([]babelfeed.Rule, uint64, error) {
+func (s *DB) Rules() ([]babelfeed.Rule, uint64, error) {
 	var rules []babelfeed.Rule
 	var version uint64
 	err := s.db.View(func(tx *bolt.Tx) error {
@@ -108,7 +108,7 @@ func readRules(tx *bolt.Tx) ([]babelfeed.Rule, error) {
 // same as a stored one (same action, query and scope) is not added twice:
 // the stored one comes back with added false. The query is stored as
 // given; callers validate it (filter/rules.Compile).
-func (s *Store) AddRule(r babelfeed.Rule) (stored babelfeed.Rule, added bool, err error) {
+func (s *DB) AddRule(r babelfeed.Rule) (stored babelfeed.Rule, added bool, err error) {
 	r.Query = strings.TrimSpace(r.Query)
 	r.Category = strings.Trim(strings.TrimSpace(r.Category), "/")
 	if err := validRule(&r); err != nil {
@@ -159,7 +159,7 @@ func (s *Store) AddRule(r babelfeed.Rule) (stored babelfeed.Rule, added bool, er
 
 // RemoveRule deletes a rule and its counts. Items it dropped are looked at
 // again the next time their feed brings them (the rules version changes).
-func (s *Store) RemoveRule(id uint64) error {
+func (s *DB) RemoveRule(id uint64) error {
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		bk := tx.Bucket(bucketRules)
 		if bk == nil || bk.Get(u64(id)) == nil {
@@ -190,7 +190,7 @@ type DroppedItem struct {
 }
 
 // Dropped returns item key -> drop record for a feed.
-func (s *Store) Dropped(feedID uint64) (map[string]DroppedItem, error) {
+func (s *DB) Dropped(feedID uint64) (map[string]DroppedItem, error) {
 	out := map[string]DroppedItem{}
 	err := s.db.View(func(tx *bolt.Tx) error {
 		bk := tx.Bucket(bucketDropped)
@@ -281,7 +281,7 @@ type RuleOutcome struct {
 // The poller saves this before the items it kept (SaveFetch, with the
 // feed's validators), so a failure between the two leaves drops remembered
 // and the document fetched again: never validators without the decisions.
-func (s *Store) SaveRuleOutcome(o RuleOutcome) error {
+func (s *DB) SaveRuleOutcome(o RuleOutcome) error {
 	if len(o.Drops) == 0 && len(o.Forget) == 0 && len(o.Kept) == 0 && len(o.Timeouts) == 0 && o.Present == nil {
 		return nil
 	}

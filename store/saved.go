@@ -35,7 +35,7 @@ func ValidSavedName(name string) error {
 
 // SaveQuery stores q under its name. An existing name is an error unless
 // replace is set.
-func (s *Store) SaveQuery(q SavedQuery, replace bool) error {
+func (s *DB) SaveQuery(q SavedQuery, replace bool) error {
 	if err := ValidSavedName(q.Name); err != nil {
 		return fmt.Errorf("save query: %w", err)
 	}
@@ -66,7 +66,7 @@ func (s *Store) SaveQuery(q SavedQuery, replace bool) error {
 }
 
 // SavedQueries returns every saved query ordered by name.
-func (s *Store) SavedQueries() ([]SavedQuery, error) {
+func (s *DB) SavedQueries() ([]SavedQuery, error) {
 	var out []SavedQuery
 	err := s.db.View(func(tx *bolt.Tx) error {
 		bk := tx.Bucket(bucketSaved)
@@ -90,7 +90,7 @@ func (s *Store) SavedQueries() ([]SavedQuery, error) {
 
 // SavedQuery returns one saved query; a missing one gives an error
 // wrapping ErrNotFound.
-func (s *Store) SavedQuery(name string) (SavedQuery, error) {
+func (s *DB) SavedQuery(name string) (SavedQuery, error) {
 	var q SavedQuery
 	err := s.db.View(func(tx *bolt.Tx) error {
 		bk := tx.Bucket(bucketSaved)
@@ -110,7 +110,7 @@ func (s *Store) SavedQuery(name string) (SavedQuery, error) {
 }
 
 // RemoveSavedQuery deletes a saved query.
-func (s *Store) RemoveSavedQuery(name string) error {
+func (s *DB) RemoveSavedQuery(name string) error {
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		bk := tx.Bucket(bucketSaved)
 		if bk == nil || bk.Get([]byte(name)) == nil {

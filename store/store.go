@@ -120,8 +120,8 @@ type Options struct {
 	noSync bool
 }
 
-// Store is an open babelfeed database.
-type Store struct {
+// DB is an open bbolt store: the embedded implementation of Store.
+type DB struct {
 	db      *bolt.DB
 	path    string
 	indexer *Indexer
@@ -150,11 +150,11 @@ type Store struct {
 // remapping a growing file, so a map that is large from the start keeps long
 // queries from stalling the poller's writes. It reserves address space only,
 // not memory.
-func Open(path string, opts Options) (*Store, error) {
+func Open(path string, opts Options) (*DB, error) {
 	return openRetry(path, opts, 3)
 }
 
-func openRetry(path string, opts Options, retries int) (*Store, error) {
+func openRetry(path string, opts Options, retries int) (*DB, error) {
 	timeout := opts.Timeout
 	if timeout <= 0 {
 		timeout = defaultTimeout
@@ -211,7 +211,7 @@ func openRetry(path string, opts Options, retries int) (*Store, error) {
 		}
 		return nil, fmt.Errorf("open store %s: the file was replaced while opening it", path)
 	}
-	s := &Store{db: db, path: path, indexer: opts.Indexer}
+	s := &DB{db: db, path: path, indexer: opts.Indexer}
 	if err := s.checkSchema(opts.ReadOnly); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
@@ -233,7 +233,7 @@ func defaultMmapSize(fileSize int64) int {
 
 // checkSchema reads the schema version without writing, so that a newer
 // file is left byte-for-byte unchanged, and initialises a new file.
-func (s *Store) checkSchema(readOnly bool) error {
+func (s *DB) checkSchema(readOnly bool) error {
 	var version uint64
 	var fresh bool
 	var missing [][]byte
@@ -313,7 +313,7 @@ func (s *Store) checkSchema(readOnly bool) error {
 }
 
 // Close releases the file and its lock.
-func (s *Store) Close() error {
+func (s *DB) Close() error {
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("close store %s: %w", s.path, err)
 	}
@@ -321,14 +321,14 @@ func (s *Store) Close() error {
 }
 
 // Path returns the file the store was opened from.
-func (s *Store) Path() string { return s.path }
+func (s *DB) Path() string { return s.path }
 
 // CompactTo writes a compacted copy of the store to the new file dst, with
 // every page filled and the space of deleted items given back; bbolt files
 // never shrink otherwise. The caller swaps the files while no babelfeed
 // process has the store open. The copy keeps the ID sequences, so IDs are
 // never reused.
-func (s *Store) CompactTo(dst string) error {
+func (s *DB) CompactTo(dst string) error {
 	if _, err := os.Stat(dst); err == nil {
 		return fmt.Errorf("compact store to %s: %w", dst, fs.ErrExist)
 	}
@@ -353,7 +353,7 @@ func (s *Store) CompactTo(dst string) error {
 
 // Backup writes a consistent copy of the whole file to w while the store
 // stays in use (one read transaction), and returns the bytes written.
-func (s *Store) Backup(w io.Writer) (int64, error) {
+func (s *DB) Backup(w io.Writer) (int64, error) {
 	var n int64
 	err := s.db.View(func(tx *bolt.Tx) error {
 		var err error

@@ -26,7 +26,7 @@ var base = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 // openTemp opens a new store in a temporary directory. Tests skip fsync
 // (the disk is shared and slow; durability is bbolt's business), benchmarks
 // keep it so that they measure real commits.
-func openTemp(t testing.TB) *Store {
+func openTemp(t testing.TB) *DB {
 	t.Helper()
 	_, bench := t.(*testing.B)
 	s, err := Open(filepath.Join(t.TempDir(), "sub", "dir", "babelfeed.db"), Options{noSync: !bench})
@@ -41,7 +41,7 @@ func openTemp(t testing.TB) *Store {
 	return s
 }
 
-func addFeed(t testing.TB, s *Store, url string, category ...string) babelfeed.Feed {
+func addFeed(t testing.TB, s *DB, url string, category ...string) babelfeed.Feed {
 	t.Helper()
 	added, _, err := s.AddFeeds([]babelfeed.Feed{{URL: url, Title: url, Category: category}}, false)
 	if err != nil {
@@ -64,7 +64,7 @@ func item(key, lang string, published time.Time, title string) babelfeed.Item {
 	}
 }
 
-func save(t testing.TB, s *Store, feedID uint64, items ...babelfeed.Item) SaveResult {
+func save(t testing.TB, s *DB, feedID uint64, items ...babelfeed.Item) SaveResult {
 	t.Helper()
 	f, err := s.Feed(feedID)
 	if err != nil {
@@ -77,7 +77,7 @@ func save(t testing.TB, s *Store, feedID uint64, items ...babelfeed.Item) SaveRe
 	return res
 }
 
-func query(t testing.TB, s *Store, q babelfeed.Query, match func(*babelfeed.Item) bool) []babelfeed.Item {
+func query(t testing.TB, s *DB, q babelfeed.Query, match func(*babelfeed.Item) bool) []babelfeed.Item {
 	t.Helper()
 	var out []babelfeed.Item
 	if err := s.Items(context.Background(), q, match, func(it babelfeed.Item) bool {
@@ -750,7 +750,7 @@ func TestConcurrentReadersAndWriter(t *testing.T) {
 // checkConsistency verifies that every index holds exactly one entry per
 // stored item with the right time, feed and language, and that the feed
 // counts match the items.
-func checkConsistency(t testing.TB, s *Store) {
+func checkConsistency(t testing.TB, s *DB) {
 	t.Helper()
 	err := s.db.View(func(tx *bolt.Tx) error {
 		b := bucketsOf(tx)

@@ -113,7 +113,7 @@ func nonEmpty(s ...string) string {
 // openStoreForDryRun opens the store for a dry run; when there is none yet,
 // it answers from a throwaway empty store so that a dry run never creates
 // the user's store file.
-func (a *app) openStoreForDryRun(readOnly bool) (*store.Store, func(), error) {
+func (a *app) openStoreForDryRun(readOnly bool) (store.Store, func(), error) {
 	if a.daemon != nil {
 		return a.openStore(readOnly)
 	}

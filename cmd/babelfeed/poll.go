@@ -76,7 +76,7 @@ func (pf *pollFlags) validate() error {
 }
 
 // newPoller builds the fetch → parse → tag → store pipeline.
-func (pf *pollFlags) newPoller(s *store.Store, log *slog.Logger) (*poll.Poller, error) {
+func (pf *pollFlags) newPoller(s store.Store, log *slog.Logger) (*poll.Poller, error) {
 	cfg := lang.DefaultConfig()
 	if len(pf.langs) > 0 {
 		cfg.Languages = pf.langs
@@ -181,7 +181,7 @@ outcome, so the daemon's per-host limits still hold.`,
 
 // selectFeeds picks the feeds a poll pass takes: the named ones, all, or
 // the due ones.
-func selectFeeds(s *store.Store, feeds []babelfeed.Feed, feedArgs []string, all bool) ([]babelfeed.Feed, error) {
+func selectFeeds(s store.Store, feeds []babelfeed.Feed, feedArgs []string, all bool) ([]babelfeed.Feed, error) {
 	if len(feedArgs) > 0 {
 		ids, err := resolveFeeds(s, feedArgs)
 		if err != nil {

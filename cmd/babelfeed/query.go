@@ -164,7 +164,7 @@ func clip(s string, n int) string {
 }
 
 // resolveFeeds turns --feed values (IDs or URLs) into feed IDs.
-func resolveFeeds(s *store.Store, vals []string) ([]uint64, error) {
+func resolveFeeds(s store.Store, vals []string) ([]uint64, error) {
 	var ids []uint64
 	for _, v := range vals {
 		v = strings.TrimSpace(v)
@@ -187,7 +187,7 @@ func resolveFeeds(s *store.Store, vals []string) ([]uint64, error) {
 	return ids, nil
 }
 
-func feedIndex(s *store.Store) (map[uint64]babelfeed.Feed, error) {
+func feedIndex(s store.Store) (map[uint64]babelfeed.Feed, error) {
 	feeds, err := s.Feeds()
 	if err != nil {
 		return nil, fmt.Errorf("read feeds: %w", err)

@@ -79,7 +79,7 @@ stopped.`,
 // has none that this babelfeed can use (an upgraded store, or one written
 // by another version): the daemon keeps serving, and queries scan until
 // the index is ready.
-func ensureIndex(ctx context.Context, s *store.Store, log *slog.Logger) {
+func ensureIndex(ctx context.Context, s store.Store, log *slog.Logger) {
 	ok, err := search.IndexUsable(s)
 	if err != nil || ok {
 		return

@@ -95,7 +95,7 @@ the space back.`,
 // startRetention prunes the store now and every retentionEvery until ctx
 // ends or the returned stop is called; stop waits for a pass in progress.
 // It does nothing when r keeps everything.
-func startRetention(ctx context.Context, s *store.Store, r store.Retention, log *slog.Logger) (stop func()) {
+func startRetention(ctx context.Context, s store.Store, r store.Retention, log *slog.Logger) (stop func()) {
 	if !r.Enabled() {
 		return func() {}
 	}
@@ -143,7 +143,7 @@ func existingStore(path string) error {
 }
 
 // openExisting is openStore for commands that must not create a store.
-func (a *app) openExisting(readOnly bool) (*store.Store, func(), error) {
+func (a *app) openExisting(readOnly bool) (store.Store, func(), error) {
 	if a.daemon == nil {
 		path, err := a.storePath()
 		if err != nil {

@@ -100,7 +100,7 @@ func (a *app) storePath() (string, error) {
 // out the daemon's own open store. A read-only open of a store that does
 // not exist yet is an error rather than an empty result, so a mistyped
 // --db is noticed.
-func (a *app) openStore(readOnly bool) (*store.Store, func(), error) {
+func (a *app) openStore(readOnly bool) (store.Store, func(), error) {
 	if a.daemon != nil {
 		return a.daemon.store, func() {}, nil
 	}

@@ -58,7 +58,7 @@ func (rs *ruleScope) register(cmd *cobra.Command) {
 }
 
 // parseRule reads ACTION QUERY... and the scope flags into a compiled rule.
-func parseRule(s *store.Store, args []string, scope ruleScope) (*rules.Compiled, error) {
+func parseRule(s store.Store, args []string, scope ruleScope) (*rules.Compiled, error) {
 	action := babelfeed.RuleAction(strings.ToLower(args[0]))
 	if action != babelfeed.RuleBlock && action != babelfeed.RuleKeep {
 		return nil, fmt.Errorf("the first argument is the action, block or keep; got %q", args[0])

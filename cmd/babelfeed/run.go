@@ -22,7 +22,7 @@ import (
 
 // daemonCtx is what a CLI command needs to run inside 'babelfeed run'.
 type daemonCtx struct {
-	store  *store.Store
+	store  store.Store
 	daemon *poll.Daemon
 }
 
@@ -215,7 +215,7 @@ func (a *app) runDaemon(ctx context.Context, log *slog.Logger, pf pollFlags, lis
 }
 
 // importDefault subscribes an empty store to the default OPML list.
-func (a *app) importDefault(s *store.Store, opmlPath string, log *slog.Logger) error {
+func (a *app) importDefault(s store.Store, opmlPath string, log *slog.Logger) error {
 	doc, err := a.readOPML(opmlPath)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {

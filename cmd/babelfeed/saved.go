@@ -191,7 +191,7 @@ func describeQuery(cmd *cobra.Command, args []string) string {
 
 // originalIDs maps the original of each duplicate among entries to its
 // entry id.
-func originalIDs(s *store.Store, feeds map[uint64]babelfeed.Feed, entries []publish.Entry) map[uint64]string {
+func originalIDs(s store.Store, feeds map[uint64]babelfeed.Feed, entries []publish.Entry) map[uint64]string {
 	ids := map[uint64]string{}
 	for _, e := range entries {
 		if o := e.Item.DuplicateOf; o != 0 {

@@ -151,7 +151,7 @@ func checkNoMarkup(t *testing.T, items []babelfeed.Item) {
 }
 
 // faultPoller is a poller over a fresh store with the fault test's caps.
-func faultPoller(t *testing.T, fo fetch.Options) (*Poller, *store.Store) {
+func faultPoller(t *testing.T, fo fetch.Options) (*Poller, *store.DB) {
 	t.Helper()
 	s, err := store.Open(filepath.Join(t.TempDir(), "faults.db"), store.Options{MmapSize: 1 << 20})
 	if err != nil {
@@ -182,7 +182,7 @@ func faultFarm(t *testing.T) *faultfarm.Farm {
 	return farm
 }
 
-func subscribe(t *testing.T, s *store.Store, urls []string) []babelfeed.Feed {
+func subscribe(t *testing.T, s *store.DB, urls []string) []babelfeed.Feed {
 	t.Helper()
 	feeds := make([]babelfeed.Feed, len(urls))
 	for i, u := range urls {
@@ -195,7 +195,7 @@ func subscribe(t *testing.T, s *store.Store, urls []string) []babelfeed.Feed {
 	return added
 }
 
-func storedItems(t *testing.T, s *store.Store, id uint64) []babelfeed.Item {
+func storedItems(t *testing.T, s *store.DB, id uint64) []babelfeed.Item {
 	t.Helper()
 	var out []babelfeed.Item
 	err := s.Items(context.Background(), babelfeed.Query{FeedIDs: []uint64{id}}, nil, func(it babelfeed.Item) bool {
@@ -360,7 +360,7 @@ func TestPollFaults(t *testing.T) {
 
 // checkFault checks how one fault ended: the outcome, the feed as stored,
 // and the items stored for it.
-func checkFault(t *testing.T, s *store.Store, ft faultfarm.Fault, o Outcome) {
+func checkFault(t *testing.T, s *store.DB, ft faultfarm.Fault, o Outcome) {
 	c := faultChecks[ft.Name]
 	if o.Feed.ID == 0 {
 		t.Fatalf("not polled")

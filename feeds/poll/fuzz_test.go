@@ -112,7 +112,7 @@ func FuzzIngest(f *testing.F) {
 		f.Cleanup(func() { os.RemoveAll(d) })
 	}
 	var (
-		st    *store.Store
+		st    *store.DB
 		execs int
 	)
 	f.Cleanup(func() {

@@ -87,7 +87,7 @@ func (c *clock) Advance(d time.Duration) {
 type testEnv struct {
 	t      *testing.T
 	dbPath string
-	store  *store.Store
+	store  *store.DB
 	clock  *clock
 	parses atomic.Int64 // documents the parser normalised
 	poller *Poller
@@ -122,7 +122,7 @@ func (e *testEnv) newPoller() *Poller {
 	return p
 }
 
-func (e *testEnv) openStore() *store.Store {
+func (e *testEnv) openStore() *store.DB {
 	e.t.Helper()
 	s, err := store.Open(e.dbPath, store.Options{MmapSize: 1 << 20})
 	if err != nil {

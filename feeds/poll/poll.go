@@ -39,7 +39,7 @@ type Fetcher interface {
 // Poller polls feeds into a store. Its fields are set once before use; a
 // Poller is safe for concurrent use.
 type Poller struct {
-	Store  *store.Store
+	Store  store.Store
 	Fetch  Fetcher
 	Parse  *parse.Parser
 	Tagger Tagger

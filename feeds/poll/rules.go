@@ -98,7 +98,7 @@ const dropRecordAge = 90 * 24 * time.Hour
 // save records the decisions (before SaveFetch: see
 // store.SaveRuleOutcome). docItems are every item of the document, to
 // prune records of items the feed no longer carries.
-func (g *ruleGate) save(s *store.Store, docItems []babelfeed.Item, now time.Time) error {
+func (g *ruleGate) save(s store.Store, docItems []babelfeed.Item, now time.Time) error {
 	if g == nil {
 		return nil
 	}

@@ -40,7 +40,7 @@ type Page struct {
 // then ID), duplicates hidden unless asked for: filter/search answers it
 // from the keyword index when the store has a usable one, else by a scan,
 // with the same answers and cursors as the query command and /api/items.
-func Select(ctx context.Context, s *store.Store, req Request) (Page, error) {
+func Select(ctx context.Context, s store.Store, req Request) (Page, error) {
 	if req.Limit <= 0 {
 		return Page{}, fmt.Errorf("select: page size must be positive, got %d", req.Limit)
 	}

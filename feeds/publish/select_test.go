@@ -15,7 +15,7 @@ import (
 
 // testStore has three feeds in two folders and 60 items in three
 // languages, some of them the same story in two feeds.
-func testStore(t *testing.T) (*store.Store, []babelfeed.Feed) {
+func testStore(t *testing.T) (*store.DB, []babelfeed.Feed) {
 	t.Helper()
 	s, err := store.Open(filepath.Join(t.TempDir(), "b.db"), store.Options{})
 	if err != nil {
@@ -56,7 +56,7 @@ func testStore(t *testing.T) (*store.Store, []babelfeed.Feed) {
 	return s, feeds
 }
 
-func allItems(t *testing.T, s *store.Store) []babelfeed.Item {
+func allItems(t *testing.T, s *store.DB) []babelfeed.Item {
 	t.Helper()
 	var out []babelfeed.Item
 	if err := s.Items(context.Background(), babelfeed.Query{}, nil, func(it babelfeed.Item) bool {
@@ -68,7 +68,7 @@ func allItems(t *testing.T, s *store.Store) []babelfeed.Item {
 	return out
 }
 
-func pages(t *testing.T, s *store.Store, req Request) []uint64 {
+func pages(t *testing.T, s *store.DB, req Request) []uint64 {
 	t.Helper()
 	var ids []uint64
 	for n := 0; ; n++ {

@@ -20,7 +20,7 @@ type ImportResult struct {
 // feeds are the document's subscriptions as stored (added and already
 // present): a feed outline's rules attach to the feed with that URL. With
 // dryRun nothing is written and Added lists what would be.
-func Import(s *store.Store, doc *opml.Document, feeds []babelfeed.Feed, dryRun bool, now time.Time) (ImportResult, error) {
+func Import(s store.Store, doc *opml.Document, feeds []babelfeed.Feed, dryRun bool, now time.Time) (ImportResult, error) {
 	var res ImportResult
 	for _, e := range doc.RuleErrors {
 		res.Problems = append(res.Problems, fmt.Sprintf("line %d: %s", e.Line, e.Reason))

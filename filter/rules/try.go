@@ -35,7 +35,7 @@ type TrySummary struct {
 // before duplicates are marked). fn, if not nil, sees each item's effect
 // and may stop the walk by returning false. Nothing is written. Rules are
 // evaluated without a time limit here.
-func Try(ctx context.Context, s *store.Store, set *Set, cand *Compiled, fn func(Effect) bool) (TrySummary, error) {
+func Try(ctx context.Context, s store.Store, set *Set, cand *Compiled, fn func(Effect) bool) (TrySummary, error) {
 	var sum TrySummary
 	feeds, err := s.Feeds()
 	if err != nil {

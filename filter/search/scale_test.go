@@ -322,7 +322,7 @@ func reindexScaleStore(t *testing.T, path string, meta *scaleMeta) {
 // incrementalSaves measures what the poller pays for the index: fetches
 // of 20 new items each into the big store, with fsync, with and without
 // keeping the index.
-func incrementalSaves(t *testing.T, s *store.Store, label string) time.Duration {
+func incrementalSaves(t *testing.T, s *store.DB, label string) time.Duration {
 	sent := corpusSentences(t)
 	r := rand.New(rand.NewPCG(7, 7))
 	nm := newNames(r)
@@ -362,7 +362,7 @@ type shape struct {
 // the index, and a few of each against a scan of the same store. Wall time
 // and the CPU time of the querying thread are both reported: the machine
 // is shared, and wall time includes waiting for the other processes.
-func queryLatencies(t *testing.T, s *store.Store) {
+func queryLatencies(t *testing.T, s *store.DB) {
 	shapes := pickQueries(t, s, 200)
 	ctx := context.Background()
 	runtime.LockOSThread()
@@ -430,7 +430,7 @@ func queryLatencies(t *testing.T, s *store.Store) {
 // pickQueries draws queries of each shape from the stored items, so that
 // they find something: words of random items, with their document
 // frequencies in the index deciding "common" and "rare".
-func pickQueries(t *testing.T, s *store.Store, per int) []shape {
+func pickQueries(t *testing.T, s *store.DB, per int) []shape {
 	r := rand.New(rand.NewPCG(11, 13))
 	a := analyze.New()
 	type word struct {

@@ -126,10 +126,31 @@ var (
 	ErrCursor = errors.New("bad cursor")
 )
 
-// Search runs one page of req in one read transaction of s.
-func Search(ctx context.Context, s *store.Store, req Request) (Page, error) {
+// Backend is a store that runs searches itself, with its own indexes
+// (store/postgres), and returns the same results as this package's engine
+// would on the same items.
+type Backend interface {
+	Search(ctx context.Context, req Request) (Page, error)
+}
+
+// postingsReader is a store whose keyword index this package reads
+// (store.DB).
+type postingsReader interface {
+	ReadIndex(fn func(r *store.IndexReader) error) error
+}
+
+// Search runs one page of req: in one read transaction of s when s keeps
+// this package's keyword index, or by s itself when it is a Backend.
+func Search(ctx context.Context, s store.Store, req Request) (Page, error) {
+	if b, ok := s.(Backend); ok {
+		return b.Search(ctx, req)
+	}
+	pr, ok := s.(postingsReader)
+	if !ok {
+		return Page{}, fmt.Errorf("search %q: the store %s cannot be searched", queryString(req.Query), s.Path())
+	}
 	var page Page
-	err := s.ReadIndex(func(r *store.IndexReader) error {
+	err := pr.ReadIndex(func(r *store.IndexReader) error {
 		e := &engine{ctx: ctx, r: r, req: req, a: analyze.Get()}
 		defer analyze.Put(e.a)
 		err := e.run()
@@ -144,7 +165,7 @@ func Search(ctx context.Context, s *store.Store, req Request) (Page, error) {
 
 // IndexUsable reports whether s has a keyword index built by this
 // package's analysis and covering every item.
-func IndexUsable(s *store.Store) (bool, error) {
+func IndexUsable(s store.Store) (bool, error) {
 	st, err := s.IndexState()
 	return st.Usable(analyze.Version), err
 }

@@ -57,7 +57,7 @@ func randText(r *rand.Rand, lang string, n int) string {
 type world struct {
 	t     *testing.T
 	r     *rand.Rand
-	s     *store.Store
+	s     *store.DB
 	feeds []babelfeed.Feed
 	n     int
 }
@@ -213,7 +213,7 @@ func (w *world) randQuery() string {
 }
 
 // reference answers q by matching every stored item, newest first.
-func reference(t *testing.T, s *store.Store, n query.Node) []uint64 {
+func reference(t *testing.T, s *store.DB, n query.Node) []uint64 {
 	t.Helper()
 	feeds, err := s.Feeds()
 	if err != nil {
@@ -242,7 +242,7 @@ func reference(t *testing.T, s *store.Store, n query.Node) []uint64 {
 }
 
 // all pages through a query with the given page size.
-func all(t *testing.T, s *store.Store, n query.Node, sort Sort, pageSize int) ([]uint64, []float64, Page) {
+func all(t *testing.T, s *store.DB, n query.Node, sort Sort, pageSize int) ([]uint64, []float64, Page) {
 	t.Helper()
 	var ids []uint64
 	var scores []float64
