@@ -1,0 +1,4 @@
+package postgres
+
+// coordDDL creates what poller coordination (leases, host slots) needs.
+var coordDDL = []string{}

@@ -1,0 +1,114 @@
+// Package postgres keeps babelfeed's feeds and items in a PostgreSQL
+// database that several pollers share: it implements store.Store with the
+// same behaviour as the embedded bbolt store (store.DB), plus
+// store.Coordinator (leases on due feeds, per-host politeness across
+// pollers), store.Copier (the migrate command) and search.Backend (keyword
+// search on PostgreSQL's own indexes). It is the only package that
+// imports pgx.
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"babelfeed/store"
+)
+
+// Options for Open.
+type Options struct {
+	// Indexer analyses items for keyword search (search.Indexer()); the
+	// same analysis as the bbolt store's keyword index, so both stores
+	// find the same items.
+	Indexer *store.Indexer
+	// MaxConns bounds the connection pool; 0 means pgxpool's default.
+	MaxConns int32
+	// Timeout bounds connecting and creating the schema; 0 means 10 s.
+	Timeout time.Duration
+}
+
+// DB is an open PostgreSQL store.
+type DB struct {
+	pool    *pgxpool.Pool
+	name    string // the connection string without its password
+	indexer *store.Indexer
+}
+
+// Open connects to the database named by dsn (a postgres:// URL or a
+// key=value connection string; search_path selects a schema) and creates
+// babelfeed's tables and indexes where they do not exist yet.
+func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
+	name := redact(dsn)
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open PostgreSQL store %s: %w", name, err)
+	}
+	if opts.MaxConns > 0 {
+		cfg.MaxConns = opts.MaxConns
+	}
+	timeout := opts.Timeout
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open PostgreSQL store %s: %w", name, err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("open PostgreSQL store %s: connect: %w", name, err)
+	}
+	s := &DB{pool: pool, name: name, indexer: opts.Indexer}
+	if err := s.createSchema(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("open PostgreSQL store %s: %w", name, err)
+	}
+	return s, nil
+}
+
+// createSchema runs every package file's DDL, in order: core tables
+// (coreDDL), keyword search (searchDDL), poller coordination (coordDDL).
+// Each statement is idempotent. An advisory lock keeps two pollers that
+// start at once from racing on CREATE.
+func (s *DB) createSchema(ctx context.Context) error {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("create schema: %w", err)
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock(7465626)"); err != nil {
+		return fmt.Errorf("create schema: lock: %w", err)
+	}
+	defer conn.Exec(context.Background(), "SELECT pg_advisory_unlock(7465626)")
+	for _, list := range [][]string{coreDDL, searchDDL, coordDDL} {
+		for _, stmt := range list {
+			if _, err := conn.Exec(ctx, stmt); err != nil {
+				return fmt.Errorf("create schema: %w (in %.60q)", err, stmt)
+			}
+		}
+	}
+	return nil
+}
+
+// Path names the store for people: the connection string without its
+// password.
+func (s *DB) Path() string { return s.name }
+
+// Close closes the connection pool.
+func (s *DB) Close() error {
+	s.pool.Close()
+	return nil
+}
+
+func redact(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil || u.Scheme == "" {
+		return "PostgreSQL database"
+	}
+	return u.Redacted()
+}

@@ -1,0 +1,4 @@
+package postgres
+
+// searchDDL creates what keyword search needs.
+var searchDDL = []string{}
