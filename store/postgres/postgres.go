@@ -72,7 +72,8 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 }
 
 // createSchema runs every package file's DDL, in order: core tables
-// (coreDDL), keyword search (searchDDL), poller coordination (coordDDL).
+// (coreDDL), rules, drop records and saved queries (rulesDDL), keyword
+// search (searchDDL), poller coordination (coordDDL).
 // Each statement is idempotent. An advisory lock keeps two pollers that
 // start at once from racing on CREATE.
 func (s *DB) createSchema(ctx context.Context) error {
@@ -85,7 +86,7 @@ func (s *DB) createSchema(ctx context.Context) error {
 		return fmt.Errorf("create schema: lock: %w", err)
 	}
 	defer conn.Exec(context.Background(), "SELECT pg_advisory_unlock(7465626)")
-	for _, list := range [][]string{coreDDL, searchDDL, coordDDL} {
+	for _, list := range [][]string{coreDDL, rulesDDL, searchDDL, coordDDL} {
 		for _, stmt := range list {
 			if _, err := conn.Exec(ctx, stmt); err != nil {
 				return fmt.Errorf("create schema: %w (in %.60q)", err, stmt)
