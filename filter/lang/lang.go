@@ -5,7 +5,9 @@
 package lang
 
 import (
+	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -18,7 +20,7 @@ import (
 
 // Config chooses the languages, models and thresholds of a Detector. The
 // zero Config enables every language in lingua's high-accuracy mode
-// without caps or priors (lingua's own behaviour, ~1 GB of models);
+// without caps or priors (lingua's own scoring, ~150 MB of models);
 // DefaultConfig is what babelfeed runs.
 type Config struct {
 	// Languages are the ISO 639-1 codes to enable; empty means all 75
@@ -29,10 +31,14 @@ type Config struct {
 	// difference) is re-scored with the high-accuracy models of the
 	// HighAccuracy languages among its best candidates.
 	LowAccuracy bool
-	// HighAccuracy lists the languages whose high-accuracy models may be
-	// loaded (10–40 MB each). Empty means every enabled language. Ignored
-	// when LowAccuracy is set.
+	// HighAccuracy lists the languages whose high-accuracy models are
+	// loaded (in a compact form, 0.3–3 MB each, ~100 MB for all 75).
+	// Empty means every enabled language. Ignored when LowAccuracy is set.
 	HighAccuracy []string
+	// Candidates is how many of the trigram models' best languages for a
+	// short text (ranked with the base-rate prior) are re-scored with the
+	// high-accuracy models; 0 means all of them.
+	Candidates int
 	// MaxChars caps the cleaned title + text handed to the models, in
 	// runes, cut at a word boundary. 0 means no cap.
 	MaxChars int
@@ -58,22 +64,15 @@ func CommonWebLanguages() []string {
 	}
 }
 
-// defaultHighAccuracy returns the languages whose high-accuracy models the
-// default configuration loads (~105 MB): the Latin-script common languages
-// whose short texts gain most from them, and the cheap models of languages
-// they are confused with. Chosen by measurement (docs/BENCHMARKS.md).
-func defaultHighAccuracy() []string {
-	return []string{"en", "es", "fr", "id", "it", "ms", "pt", "mi", "sn", "st", "sw", "tn", "ts"}
-}
-
 // DefaultConfig returns the configuration measured in docs/BENCHMARKS.md
-// ("Language tagging"): all 75 languages, a 1,000-rune cap, high-accuracy
-// models for 13 languages (~105 MB; all 75 would take ~1 GB), a base-rate
-// prior for the 22 common web languages, and MinConfidence 0.7.
+// ("Language tagging"): all 75 languages, a 1,000-rune cap, the
+// high-accuracy models of all of them in compact form (~100 MB; lingua's
+// own maps would take ~1 GB), a base-rate prior for the 22 common web
+// languages, and MinConfidence 0.7.
 func DefaultConfig() Config {
 	return Config{
 		LowAccuracy:   false,
-		HighAccuracy:  defaultHighAccuracy(),
+		Candidates:    defaultCandidates,
 		MaxChars:      1000,
 		MinConfidence: 0.7,
 		Favoured:      CommonWebLanguages(),
@@ -110,9 +109,9 @@ const (
 	// one scored for every language of its script: the most expensive
 	// lingua call, kept small.
 	firstPieceTrigrams = 20
-	// candidates is how many of the trigram models' best languages go on
-	// to the high-accuracy models (short text).
-	candidates = 5
+	// defaultCandidates is how many of the trigram models' best languages
+	// go on to the high-accuracy models (short text).
+	defaultCandidates = 5
 	// beamWidth is how far, in summed log probability (nats), a language
 	// may trail the leader of a long text and still be scored on its next
 	// piece; maxBeam caps how many are. Odds of e^12 (160,000 to 1) that
@@ -129,6 +128,9 @@ type Detector struct {
 	cfg     Config
 	enabled langSet
 	high    langSet
+	// models holds the compact high-accuracy models of the high languages
+	// (nil for the others).
+	models  [numLanguages]*compactModels
 	weight  [numLanguages]float64 // base-rate prior per language
 	feed    feedPriorParams
 	groups  map[script]*group
@@ -157,6 +159,9 @@ func New(cfg Config) (*Detector, error) {
 	}
 	if cfg.RareWeight < 0 || cfg.RareWeight > 1 {
 		return nil, fmt.Errorf("build language detector: RareWeight %v outside [0, 1]", cfg.RareWeight)
+	}
+	if cfg.Candidates < 0 {
+		return nil, fmt.Errorf("build language detector: negative Candidates %d", cfg.Candidates)
 	}
 	if cfg.MaxChars < 0 {
 		return nil, fmt.Errorf("build language detector: negative MaxChars %d", cfg.MaxChars)
@@ -200,7 +205,9 @@ func New(cfg Config) (*Detector, error) {
 		}
 		d.groups[sc] = g
 	}
-	d.preloadHigh()
+	if err := d.loadHigh(); err != nil {
+		return nil, fmt.Errorf("build language detector: %w", err)
+	}
 	return d, nil
 }
 
@@ -211,21 +218,35 @@ func buildLow(langs []lingua.Language) lingua.LanguageDetector {
 		WithLowAccuracyMode().WithPreloadedLanguageModels().Build()
 }
 
-// preloadHigh loads the high-accuracy models one language at a time:
-// lingua's own preloading decodes all of them at once, which doubles the
-// peak memory.
-func (d *Detector) preloadHigh() {
-	var first lingua.Language = lingua.Unknown
+// loadHigh loads the compact high-accuracy models of the high languages
+// that need them, on all cores (models loaded before in this process are
+// shared, not loaded again).
+func (d *Detector) loadHigh() error {
+	var need []lingua.Language
 	for _, l := range d.high.list() {
 		if _, ok := soleLanguageScript(l); ok || l == lingua.Chinese || l == lingua.Japanese {
 			continue // decided by script; lingua has no n-gram models for it
 		}
-		if first == lingua.Unknown {
-			first = l
-			continue
-		}
-		lingua.NewLanguageDetectorBuilder().FromLanguages(first, l).WithPreloadedLanguageModels().Build()
+		need = append(need, l)
 	}
+	errs := make([]error, len(need))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(need)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				d.models[need[i]], errs[i] = compactModelsOf(need[i])
+			}
+		}()
+	}
+	for i := range need {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 func soleLanguageScript(l lingua.Language) (script, bool) {
@@ -404,16 +425,19 @@ func (d *Detector) scoreShort(low lingua.LanguageDetector, s string) distributio
 		ranked[i].p *= d.weight[ranked[i].lang]
 	}
 	ranked.sort()
+	if k := d.cfg.Candidates; k > 0 && k < len(ranked) {
+		ranked = ranked[:k]
+	}
 	var cands []lingua.Language
-	for _, c := range ranked[:min(candidates, len(ranked))] {
-		if d.high.has(c.lang) {
+	for _, c := range ranked {
+		if d.models[c.lang] != nil {
 			cands = append(cands, c.lang)
 		}
 	}
 	if len(cands) < 2 {
 		return dist
 	}
-	hv := fromLingua(d.subset(cands, true).ComputeLanguageConfidenceValues(s))
+	hv := compactDistribution(s, cands, &d.models)
 	if len(hv) == 0 {
 		return dist
 	}
@@ -457,28 +481,25 @@ func (d *Detector) scoreLong(low lingua.LanguageDetector, s string) distribution
 		}
 		active = keep
 		if len(active) >= 2 {
-			det = d.subset(active, false)
+			det = d.subset(active)
 		}
 	}
 	return logs.distribution()
 }
 
-// subset returns a detector for exactly langs (at least two), cached.
-// Building one is cheap; the models are shared by all detectors.
-func (d *Detector) subset(langs []lingua.Language, high bool) lingua.LanguageDetector {
-	var key subsetKey
-	key.high = high
+// subset returns a trigram-only detector for exactly langs (at least
+// two), cached. Building one is cheap; the models are shared by all
+// detectors.
+func (d *Detector) subset(langs []lingua.Language) lingua.LanguageDetector {
+	var key langSet
 	for _, l := range langs {
-		key.set.add(l)
+		key.add(l)
 	}
 	if det, ok := d.subsets.m.Load(key); ok {
 		return det.(lingua.LanguageDetector)
 	}
-	b := lingua.NewLanguageDetectorBuilder().FromLanguages(slices.Clone(langs)...)
-	if !high {
-		b = b.WithLowAccuracyMode()
-	}
-	det := b.Build()
+	det := lingua.NewLanguageDetectorBuilder().FromLanguages(slices.Clone(langs)...).
+		WithLowAccuracyMode().Build()
 	if d.subsets.n.Add(1) <= maxCachedSubsets {
 		d.subsets.m.Store(key, det)
 	}
@@ -489,13 +510,8 @@ func (d *Detector) subset(langs []lingua.Language, high bool) lingua.LanguageDet
 // per call (tens of microseconds).
 const maxCachedSubsets = 4096
 
-type subsetKey struct {
-	set  langSet
-	high bool
-}
-
 type subsetCache struct {
-	m sync.Map // subsetKey → lingua.LanguageDetector
+	m sync.Map // langSet → lingua.LanguageDetector
 	n atomic.Int64
 }
 
