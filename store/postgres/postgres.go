@@ -9,10 +9,15 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/url"
+	"strconv"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"babelfeed/store"
@@ -68,6 +73,10 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 		pool.Close()
 		return nil, fmt.Errorf("open PostgreSQL store %s: %w", name, err)
 	}
+	if err := s.initMeta(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("open PostgreSQL store %s: %w", name, err)
+	}
 	return s, nil
 }
 
@@ -112,4 +121,92 @@ func redact(dsn string) string {
 		return "PostgreSQL database"
 	}
 	return u.Redacted()
+}
+
+// initMeta records the schema version in a new database, refuses a newer
+// one, and marks the (empty) keyword index of a new database ready when an
+// Indexer is given, as bbolt does for a new file.
+func (s *DB) initMeta(ctx context.Context) error {
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `INSERT INTO meta (key, value) VALUES ('schema', $1) ON CONFLICT (key) DO NOTHING`,
+			strconv.Itoa(schemaVersion))
+		if err != nil {
+			return fmt.Errorf("record schema version: %w", err)
+		}
+		if tag.RowsAffected() == 1 {
+			if s.indexer != nil {
+				return setMeta(ctx, tx, metaIndexVersion, s.indexer.Version)
+			}
+			return nil
+		}
+		var v string
+		if err := tx.QueryRow(ctx, `SELECT value FROM meta WHERE key = 'schema'`).Scan(&v); err != nil {
+			return fmt.Errorf("read schema version: %w", err)
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("read schema version: %q is not a number", v)
+		}
+		if n > schemaVersion {
+			return fmt.Errorf("%w: the database has schema version %d, this babelfeed understands up to %d; upgrade babelfeed",
+				store.ErrNewerSchema, n, schemaVersion)
+		}
+		return nil
+	})
+}
+
+func setMeta(ctx context.Context, tx pgx.Tx, key, value string) error {
+	_, err := tx.Exec(ctx, `INSERT INTO meta (key, value) VALUES ($1, $2)
+		ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value)
+	if err != nil {
+		return fmt.Errorf("write meta %s: %w", key, err)
+	}
+	return nil
+}
+
+// opTimeout bounds the methods of store.Store that take no context, so that
+// a server that stops answering fails them instead of hanging the caller.
+const opTimeout = 5 * time.Minute
+
+func opContext() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), opTimeout)
+}
+
+// maxAttempts is how often inTx runs a transaction that lost a race.
+const maxAttempts = 8
+
+// inTx runs fn in a read-committed transaction and commits it. A
+// transaction that lost a race with another poller (a serialization
+// failure, a deadlock, or a unique key another transaction took first) is
+// rolled back and run again, after a short random pause: fn must not keep
+// state across attempts that it does not reset.
+func (s *DB) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
+	for attempt := 1; ; attempt++ {
+		err := pgx.BeginFunc(ctx, s.pool, fn)
+		if err == nil || attempt == maxAttempts || !retryable(err) {
+			return err
+		}
+		pause := time.Duration(attempt*attempt) * time.Millisecond * time.Duration(1+rand.IntN(5))
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(pause):
+		}
+	}
+}
+
+// retryable says whether err means the transaction lost a race and may
+// succeed when run again.
+func retryable(err error) bool {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) {
+		return false
+	}
+	switch pe.Code {
+	case "40001", // serialization_failure
+		"40P01", // deadlock_detected
+		"23505": // unique_violation: a concurrent insert of the same key won
+		return true
+	}
+	return false
 }
