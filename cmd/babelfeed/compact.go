@@ -27,6 +27,9 @@ to give back ('babelfeed prune --keep-days 90').`,
 			if err != nil {
 				return err
 			}
+			if isPostgres(path) {
+				return fmt.Errorf("compact: %s is a PostgreSQL store; compaction is for bbolt files (PostgreSQL reclaims space with VACUUM)", redactURL(path))
+			}
 			if sock := socketPath(path); daemonAnswers(sock) {
 				return fmt.Errorf("compact %s: 'babelfeed run' is serving this store (socket %s); stop it first, compaction needs the file to itself", path, sock)
 			}

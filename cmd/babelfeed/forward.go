@@ -81,6 +81,10 @@ func (a *app) forwardable(cmds ...*cobra.Command) {
 				if err != nil {
 					return err
 				}
+				if isPostgres(path) {
+					// Every process opens a shared store itself.
+					return run(cmd, args)
+				}
 				if sock := socketPath(path); daemonAnswers(sock) {
 					return a.forward(cmd, args, sock)
 				}
@@ -95,7 +99,7 @@ func (a *app) forward(cmd *cobra.Command, args []string, sock string) error {
 	argv := strings.Fields(cmd.CommandPath())[1:]
 	var flagErr error
 	cmd.Flags().Visit(func(f *pflag.Flag) {
-		if f.Name == "db" {
+		if f.Name == "db" || f.Name == "store" {
 			return // the daemon has its own store: the one this socket belongs to
 		}
 		if sv, ok := f.Value.(pflag.SliceValue); ok {

@@ -121,6 +121,9 @@ func (a *app) openStoreForDryRun(readOnly bool) (store.Store, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	if isPostgres(path) {
+		return a.openStore(readOnly)
+	}
 	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
 		return a.openStore(readOnly)
 	}

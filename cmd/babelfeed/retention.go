@@ -149,8 +149,10 @@ func (a *app) openExisting(readOnly bool) (store.Store, func(), error) {
 		if err != nil {
 			return nil, nil, err
 		}
-		if err := existingStore(path); err != nil {
-			return nil, nil, err
+		if !isPostgres(path) {
+			if err := existingStore(path); err != nil {
+				return nil, nil, err
+			}
 		}
 	}
 	return a.openStore(readOnly)

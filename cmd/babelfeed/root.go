@@ -1,15 +1,20 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
+	"babelfeed/filter/search"
 	"babelfeed/store"
+	"babelfeed/store/postgres"
 )
 
 // app holds what every subcommand shares: the flags of the root command and
@@ -48,7 +53,8 @@ by language.
 	root.SetIn(a.in)
 	root.SetOut(a.out)
 	root.SetErr(a.errOut)
-	root.PersistentFlags().StringVar(&a.dbPath, "db", "", "path of the bbolt store (env BABELFEED_DB; default $XDG_DATA_HOME/babelfeed/babelfeed.db)")
+	root.PersistentFlags().StringVar(&a.dbPath, "store", "", "where items are kept: a bbolt file, or a PostgreSQL database as postgres://user:pass@host/db (env BABELFEED_STORE or BABELFEED_DB; default the file $XDG_DATA_HOME/babelfeed/babelfeed.db)")
+	root.PersistentFlags().StringVar(&a.dbPath, "db", "", "the same as --store")
 	storeCmds := []*cobra.Command{
 		a.importCmd(),
 		a.exportCmd(),
@@ -76,13 +82,17 @@ by language.
 	return root
 }
 
-// storePath resolves --db, then BABELFEED_DB, then the XDG data directory.
+// storePath resolves --store (or --db), then BABELFEED_STORE and
+// BABELFEED_DB, then the XDG data directory: a bbolt file path or a
+// PostgreSQL URL (see isPostgres).
 func (a *app) storePath() (string, error) {
 	if a.dbPath != "" {
 		return a.dbPath, nil
 	}
-	if p := os.Getenv("BABELFEED_DB"); p != "" {
-		return p, nil
+	for _, env := range []string{"BABELFEED_STORE", "BABELFEED_DB"} {
+		if p := os.Getenv(env); p != "" {
+			return p, nil
+		}
 	}
 	dir := os.Getenv("XDG_DATA_HOME")
 	if dir == "" {
@@ -108,6 +118,9 @@ func (a *app) openStore(readOnly bool) (store.Store, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	if isPostgres(path) {
+		return openPostgres(path)
+	}
 	if readOnly {
 		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 			return nil, nil, fmt.Errorf("no store at %s: run 'babelfeed import FILE' first, or pass --db", path)
@@ -121,4 +134,35 @@ func (a *app) openStore(readOnly bool) (store.Store, func(), error) {
 		return nil, nil, err
 	}
 	return s, func() { s.Close() }, nil
+}
+
+// isPostgres reports whether a store location names a PostgreSQL database
+// rather than a bbolt file.
+func isPostgres(location string) bool {
+	return strings.HasPrefix(location, "postgres://") || strings.HasPrefix(location, "postgresql://")
+}
+
+// openPostgres connects to a PostgreSQL store. Several processes share one
+// (pollers and CLI alike), so there is no daemon socket to go through and
+// no lock to wait for.
+func openPostgres(dsn string) (store.Store, func(), error) {
+	db, err := postgres.Open(context.Background(), dsn, postgres.Options{Indexer: search.Indexer()})
+	if err != nil {
+		return nil, nil, err
+	}
+	s, ok := any(db).(store.Store)
+	if !ok {
+		db.Close()
+		return nil, nil, fmt.Errorf("open %s: this build's PostgreSQL store is incomplete", redactURL(dsn))
+	}
+	return s, func() { s.Close() }, nil
+}
+
+// redactURL hides the password of a PostgreSQL URL before it is printed.
+func redactURL(location string) string {
+	u, err := url.Parse(location)
+	if err != nil || u.Scheme == "" {
+		return location
+	}
+	return u.Redacted()
 }

@@ -123,15 +123,31 @@ func (a *app) runDaemon(ctx context.Context, log *slog.Logger, pf pollFlags, lis
 	if err != nil {
 		return err
 	}
+	// A PostgreSQL store is shared: several daemons poll it together
+	// (leases decide who fetches what) and every CLI opens it directly.
+	// A bbolt file has one daemon, which serves the CLI on a socket.
+	shared := isPostgres(path)
 	sock := socketPath(path)
-	if daemonAnswers(sock) {
-		return fmt.Errorf("another babelfeed daemon already serves %s (socket %s)", path, sock)
+	var s store.Store
+	if shared {
+		ps, done, err := openPostgres(path)
+		if err != nil {
+			return err
+		}
+		defer done()
+		s = ps
+		path = redactURL(path)
+	} else {
+		if daemonAnswers(sock) {
+			return fmt.Errorf("another babelfeed daemon already serves %s (socket %s)", path, sock)
+		}
+		bs, err := store.Open(path, storeOptions(false))
+		if err != nil {
+			return err
+		}
+		defer bs.Close()
+		s = bs
 	}
-	s, err := store.Open(path, storeOptions(false))
-	if err != nil {
-		return err
-	}
-	defer s.Close()
 	ensureIndex(ctx, s, log)
 
 	feeds, err := s.Feeds()
@@ -163,29 +179,34 @@ func (a *app) runDaemon(ctx context.Context, log *slog.Logger, pf pollFlags, lis
 	srv := &server.Server{Store: s, Daemon: d, Metrics: metrics, Token: token, Log: log, PublicURL: publicURL}
 	dctx := &daemonCtx{store: s, daemon: d}
 
-	// The CLI socket: only this user may connect (0600), so it needs no token.
-	_ = os.Remove(sock)
-	ul, err := net.Listen("unix", sock)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", sock, err)
-	}
-	if err := os.Chmod(sock, 0o600); err != nil {
-		ul.Close()
-		return fmt.Errorf("restrict %s: %w", sock, err)
-	}
-	defer os.Remove(sock)
-	cliSrv := &http.Server{Handler: a.cliHandler(dctx, srv.Handler()), ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		if err := cliSrv.Serve(ul); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("CLI socket stopped", "error", err)
+	var cliSrv *http.Server
+	if !shared {
+		// The CLI socket: only this user may connect (0600), so it needs no token.
+		_ = os.Remove(sock)
+		ul, err := net.Listen("unix", sock)
+		if err != nil {
+			return fmt.Errorf("listen on %s: %w", sock, err)
 		}
-	}()
+		if err := os.Chmod(sock, 0o600); err != nil {
+			ul.Close()
+			return fmt.Errorf("restrict %s: %w", sock, err)
+		}
+		defer os.Remove(sock)
+		cliSrv = &http.Server{Handler: a.cliHandler(dctx, srv.Handler()), ReadHeaderTimeout: 10 * time.Second}
+		go func() {
+			if err := cliSrv.Serve(ul); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Error("CLI socket stopped", "error", err)
+			}
+		}()
+	}
 
 	var apiSrv *http.Server
 	if listen != "" {
 		tl, err := net.Listen("tcp", listen)
 		if err != nil {
-			cliSrv.Close()
+			if cliSrv != nil {
+				cliSrv.Close()
+			}
 			return fmt.Errorf("listen on %s: %w", listen, err)
 		}
 		apiSrv = &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
@@ -209,7 +230,9 @@ func (a *app) runDaemon(ctx context.Context, log *slog.Logger, pf pollFlags, lis
 	if apiSrv != nil {
 		_ = apiSrv.Shutdown(shutdown)
 	}
-	_ = cliSrv.Shutdown(shutdown)
+	if cliSrv != nil {
+		_ = cliSrv.Shutdown(shutdown)
+	}
 	log.Info("stopped")
 	return runErr
 }
