@@ -1,0 +1,192 @@
+package storetest
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"reflect"
+	"testing"
+	"time"
+
+	"babelfeed"
+	"babelfeed/store"
+)
+
+func testAddFeedsDedup(t *testing.T, open Opener) {
+	s := open(t)
+	first := []babelfeed.Feed{
+		{URL: "https://example.com/feed.xml", Title: "one", Category: []string{"Italiano"}},
+		{URL: "http://Example.com/Feed.xml", Title: "path case matters"},
+	}
+	added, existing, err := s.AddFeeds(first, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(added) != 2 || len(existing) != 0 {
+		t.Fatalf("added %d existing %d", len(added), len(existing))
+	}
+	for i, f := range added {
+		if f.ID != uint64(i+1) || f.State != babelfeed.StateOK || f.Added.IsZero() || !f.NextPoll.IsZero() {
+			t.Errorf("added[%d] = %+v, want ID %d, state ok, Added set, no NextPoll", i, f, i+1)
+		}
+	}
+
+	second := []babelfeed.Feed{
+		{URL: "HTTPS://EXAMPLE.COM:443/feed.xml#frag", Title: "dup of one"},
+		{URL: "https://new.example/rss", Title: "new"},
+		{URL: "https://NEW.example/rss", Title: "dup within the call"},
+	}
+	dAdded, dExisting, err := s.AddFeeds(second, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if feeds, _ := s.Feeds(); len(feeds) != 2 {
+		t.Errorf("dry run stored feeds: %d", len(feeds))
+	}
+
+	rAdded, rExisting, err := s.AddFeeds(second, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The dry run predicted the real answer, IDs included (Added differs).
+	for _, l := range [][]babelfeed.Feed{dAdded, rAdded, dExisting, rExisting} {
+		for i := range l {
+			l[i].Added = time.Time{}
+		}
+	}
+	if !reflect.DeepEqual(dAdded, rAdded) || !reflect.DeepEqual(dExisting, rExisting) {
+		t.Errorf("dry run %+v / %+v\nreal %+v / %+v", dAdded, dExisting, rAdded, rExisting)
+	}
+	if len(rAdded) != 1 || rAdded[0].ID != 3 || rAdded[0].Title != "new" {
+		t.Errorf("added = %+v, want feed 3 \"new\"", rAdded)
+	}
+	if len(rExisting) != 2 || rExisting[0].ID != 1 || rExisting[0].Title != "one" || rExisting[1].ID != 3 {
+		t.Errorf("existing = %+v, want feeds 1 (\"one\") and 3", rExisting)
+	}
+	f, err := s.FeedByURL("https://example.com:443/feed.xml")
+	if err != nil || f.ID != 1 {
+		t.Errorf("FeedByURL = %+v, %v; want feed 1", f, err)
+	}
+	if _, err := s.FeedByURL("https://nowhere.example/"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("FeedByURL(unknown) err = %v, want ErrNotFound", err)
+	}
+	if _, err := s.Feed(99); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Feed(99) err = %v, want ErrNotFound", err)
+	}
+	feeds, err := s.Feeds()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(feeds) != 3 || feeds[0].ID != 1 || feeds[2].ID != 3 || feeds[0].Languages == nil {
+		t.Errorf("Feeds = %+v, want 3 feeds by ID with non-nil Languages", feeds)
+	}
+	if len(feeds) > 0 && (feeds[0].Title != "one" || feeds[0].CategoryPath() != "Italiano" || feeds[0].URL != "https://example.com/feed.xml") {
+		t.Errorf("feed 1 = %+v, want title one, category Italiano, the normalised URL", feeds[0])
+	}
+}
+
+func testUpdateFeedRedirect(t *testing.T, open Opener) {
+	s := open(t)
+	f := addFeed(t, s, "http://old.example/feed")
+	save(t, s, f.ID, item("a", "fr", base, "Bonjour"))
+
+	// f is the stale copy from before the save: its counts must not win.
+	f.URL = "https://new.example/feed"
+	f.LastError, f.ErrorCount, f.State = "boom", 2, babelfeed.StateFailing
+	f.NextPoll = base.Add(time.Hour)
+	f.ETag, f.SkipHours = `"x"`, []int{1, 2}
+	if err := s.UpdateFeed(f); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Feed(f.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Items != 1 || got.Languages["fr"] != 1 || got.ErrorCount != 2 || !got.NextPoll.Equal(f.NextPoll) ||
+		got.State != babelfeed.StateFailing || got.LastError != "boom" || got.ETag != `"x"` || !reflect.DeepEqual(got.SkipHours, []int{1, 2}) {
+		t.Errorf("feed = %+v, want the update with the stored counts (1 item, fr)", got)
+	}
+	if !reflect.DeepEqual(got.PrevURLs, []string{"http://old.example/feed"}) {
+		t.Errorf("PrevURLs = %v, want the old URL", got.PrevURLs)
+	}
+	for _, u := range []string{"http://old.example/feed", "https://NEW.example/feed"} {
+		if byURL, err := s.FeedByURL(u); err != nil || byURL.ID != f.ID {
+			t.Errorf("FeedByURL(%s) = %d, %v; want %d", u, byURL.ID, err, f.ID)
+		}
+	}
+	// The old address is taken: subscribing to it again is a duplicate.
+	if added, existing, _ := s.AddFeeds([]babelfeed.Feed{{URL: "http://old.example/feed"}}, false); len(added) != 0 || len(existing) != 1 {
+		t.Errorf("re-adding the old URL: added %d existing %d, want 0 and 1", len(added), len(existing))
+	}
+	// A poller that already appended the old URL does not get it twice.
+	got.PrevURLs = append(got.PrevURLs, got.URL)
+	got.URL = "https://newer.example/feed"
+	if err := s.UpdateFeed(got); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = s.Feed(f.ID)
+	if want := []string{"http://old.example/feed", "https://new.example/feed"}; !reflect.DeepEqual(got.PrevURLs, want) {
+		t.Errorf("PrevURLs = %v, want %v", got.PrevURLs, want)
+	}
+	if err := s.UpdateFeed(babelfeed.Feed{ID: 77, URL: "https://x.example/"}); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("UpdateFeed(unknown) = %v, want ErrNotFound", err)
+	}
+	consistent(t, s)
+}
+
+func testRemoveFeedCleans(t *testing.T, open Opener) {
+	s := open(t)
+	keep := addFeed(t, s, "https://keep.example/")
+	gone := addFeed(t, s, "https://gone.example/")
+	for i := range 20 {
+		save(t, s, keep.ID, item(fmt.Sprint("k", i), "it", base.Add(time.Duration(i)*time.Minute), "keep"))
+		save(t, s, gone.ID, item(fmt.Sprint("k", i), "de", base.Add(time.Duration(i)*time.Minute), "gone"))
+	}
+	g, _ := s.Feed(gone.ID)
+	g.URL = "https://moved.example/"
+	if err := s.UpdateFeed(g); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RemoveFeed(gone.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RemoveFeed(gone.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("second RemoveFeed = %v, want ErrNotFound", err)
+	}
+	if _, err := s.Feed(gone.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Feed of a removed feed: %v, want ErrNotFound", err)
+	}
+	for _, u := range []string{"https://gone.example/", "https://moved.example/"} {
+		if _, err := s.FeedByURL(u); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("FeedByURL(%s) after removal: %v, want ErrNotFound", u, err)
+		}
+	}
+	if known, _ := s.Known(gone.ID); len(known) != 0 {
+		t.Errorf("Known after removal = %v", known)
+	}
+	if got := query(t, s, babelfeed.Query{}, nil); len(got) != 20 || got[0].FeedID != keep.ID {
+		t.Errorf("items after removal = %d, want the 20 of the kept feed", len(got))
+	}
+	if got := query(t, s, babelfeed.Query{Langs: []string{"de"}}, nil); len(got) != 0 {
+		t.Errorf("de items after removal = %d", len(got))
+	}
+	if got := query(t, s, babelfeed.Query{FeedIDs: []uint64{gone.ID}}, nil); len(got) != 0 {
+		t.Errorf("items of the removed feed = %d", len(got))
+	}
+	if times, _ := s.RecentTimes(gone.ID, 5); len(times) != 0 {
+		t.Errorf("RecentTimes of the removed feed = %v", times)
+	}
+	st, err := s.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Items != 20 || st.Feeds != 1 || !maps.Equal(st.ByLang, map[string]int{"it": 20}) || !maps.Equal(st.ByFeed, map[uint64]int{keep.ID: 20}) {
+		t.Errorf("Stats = %+v, want 20 items of 1 feed, all it", st)
+	}
+	// The URL is free again: a new subscription gets a new ID.
+	again := addFeed(t, s, "https://gone.example/")
+	if again.ID <= gone.ID || again.Items != 0 {
+		t.Errorf("re-added feed = %+v, want a new ID above %d and no items", again, gone.ID)
+	}
+	consistent(t, s)
+}
