@@ -236,8 +236,9 @@ func (d *Detector) loadHigh() error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			var sc loadScratch
 			for i := range next {
-				d.models[need[i]], errs[i] = compactModelsOf(need[i])
+				d.models[need[i]], errs[i] = compactModelsOf(need[i], &sc)
 			}
 		}()
 	}

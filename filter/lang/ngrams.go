@@ -2,12 +2,12 @@ package lang
 
 import (
 	"archive/zip"
-	"bytes"
 	"embed"
 	"fmt"
 	"io"
 	"math"
 	"math/bits"
+	"reflect"
 	"strings"
 	"sync"
 	"unicode"
@@ -84,7 +84,7 @@ func buildTable(hs []uint64, qs []uint16) compactTable {
 		return compactTable{}
 	}
 	k := max(bits.Len(uint(n/4)), 1) // 2^k buckets: 4-8 entries each
-	t := compactTable{shift: uint(64 - k), dir: make([]uint32, 1<<k+1), ent: make([]uint32, n)}
+	t := compactTable{shift: uint(64 - k), dir: offHeapUint32(1<<k + 1), ent: offHeapUint32(n)}
 	for _, h := range hs {
 		t.dir[h>>t.shift+1]++
 	}
@@ -127,11 +127,13 @@ func (h ngramHasher) sum() uint64 {
 	return x
 }
 
-func hashString(s string) uint64 {
+// hashBytes hashes an n-gram given as UTF-8: the same hash as writeRune
+// for each of its runes.
+func hashBytes(b []byte) uint64 {
 	var h ngramHasher
 	h.reset()
-	for _, r := range s {
-		h.writeRune(r)
+	for _, c := range b {
+		h = (h ^ ngramHasher(c)) * fnvPrime
 	}
 	return h.sum()
 }
@@ -162,87 +164,140 @@ type modelCache struct {
 
 var compactCache modelCache
 
-// compactModelsOf returns l's compact models, loading them on first use.
-// Languages lingua has no n-gram models for (decided by script) get empty
-// models.
-func compactModelsOf(l lingua.Language) (*compactModels, error) {
+// compactModelsOf returns l's compact models, loading them on first use
+// (with sc's buffers; nil for new ones). Languages lingua has no n-gram
+// models for (decided by script) get empty models.
+func compactModelsOf(l lingua.Language, sc *loadScratch) (*compactModels, error) {
 	c := &compactCache
 	c.once[l].Do(func() {
-		c.models[l], c.errs[l] = loadCompactModels(l)
+		if sc == nil {
+			sc = &loadScratch{}
+		}
+		c.models[l], c.errs[l] = loadCompactModels(l, sc)
 	})
 	return c.models[l], c.errs[l]
+}
+
+// loadScratch are the buffers of one model loader, reused from file to
+// file so that loading makes little garbage.
+type loadScratch struct {
+	pb []byte
+	hs []uint64
+	qs []uint16
 }
 
 var orderNames = [maxOrder]string{"unigram", "bigram", "trigram", "quadrigram", "fivegram"}
 
 // loadCompactModels reads l's five model files from lingua's embedded copy.
-func loadCompactModels(l lingua.Language) (*compactModels, error) {
+func loadCompactModels(l lingua.Language, sc *loadScratch) (*compactModels, error) {
 	m := &compactModels{}
 	iso := isoCode(l)
 	for i, name := range orderNames {
 		path := "language-models/" + iso + "/" + name + "s.pb.bin.zip"
-		zipped, err := linguaModelFiles.ReadFile(path)
-		if err != nil {
-			continue // no such model (languages decided by their script)
+		zipped, inPlace := embeddedFile(linguaModelFiles, path)
+		if !inPlace {
+			b, err := linguaModelFiles.ReadFile(path)
+			if err != nil {
+				continue // no such model (languages decided by their script)
+			}
+			zipped = string(b)
 		}
-		hs, qs, err := decodeModel(zipped)
+		err := sc.decodeModel(zipped)
+		if inPlace {
+			dropPages(zipped)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("load lingua model %s: %w", path, err)
 		}
-		m.tables[i] = buildTable(hs, qs)
+		m.tables[i] = buildTable(sc.hs, sc.qs)
 	}
 	return m, nil
+}
+
+// embeddedFile returns the contents of the file name of fsys in place, in
+// the program's read-only data, where embed.FS.ReadFile would copy them
+// (and the copies of 128 MB of model files would be garbage to collect).
+// It relies on embed.FS's layout (a pointer to a slice of {name, data
+// string, ...}; the compiler writes it) and reports false if that differs
+// or the file is not there.
+func embeddedFile(fsys embed.FS, name string) (string, bool) {
+	v := reflect.ValueOf(fsys)
+	if v.Kind() != reflect.Struct || v.NumField() != 1 {
+		return "", false
+	}
+	p := v.Field(0)
+	if p.Kind() != reflect.Pointer || p.IsNil() || p.Elem().Kind() != reflect.Slice {
+		return "", false
+	}
+	files := p.Elem()
+	for i := range files.Len() {
+		f := files.Index(i)
+		if f.Kind() != reflect.Struct || f.NumField() < 2 ||
+			f.Field(0).Kind() != reflect.String || f.Field(1).Kind() != reflect.String {
+			return "", false
+		}
+		if f.Field(0).String() == name {
+			return f.Field(1).String(), true
+		}
+	}
+	return "", false
 }
 
 // decodeModel unzips one lingua model file and decodes its protocol buffer
 // (lingua's serialization.SerializableLanguageModel: field 4 repeats
 // {1: probability as double, 2: repeated n-gram string}) straight into
 // hashes and quantised log probabilities, without a string per n-gram.
-func decodeModel(zipped []byte) ([]uint64, []uint16, error) {
-	zr, err := zip.NewReader(bytes.NewReader(zipped), int64(len(zipped)))
+func (sc *loadScratch) decodeModel(zipped string) error {
+	zr, err := zip.NewReader(strings.NewReader(zipped), int64(len(zipped)))
 	if err != nil {
-		return nil, nil, fmt.Errorf("open zip: %w", err)
+		return fmt.Errorf("open zip: %w", err)
 	}
 	if len(zr.File) != 1 {
-		return nil, nil, fmt.Errorf("zip holds %d files, want 1", len(zr.File))
+		return fmt.Errorf("zip holds %d files, want 1", len(zr.File))
 	}
-	f, err := zr.File[0].Open()
+	zf := zr.File[0]
+	if zf.UncompressedSize64 > 1<<30 {
+		return fmt.Errorf("%s: %d bytes unzipped", zf.Name, zf.UncompressedSize64)
+	}
+	f, err := zf.Open()
 	if err != nil {
-		return nil, nil, fmt.Errorf("open %s: %w", zr.File[0].Name, err)
+		return fmt.Errorf("open %s: %w", zf.Name, err)
 	}
 	defer f.Close()
-	pb := make([]byte, 0, zr.File[0].UncompressedSize64)
-	buf := bytes.NewBuffer(pb)
-	if _, err := io.Copy(buf, f); err != nil {
-		return nil, nil, fmt.Errorf("unzip %s: %w", zr.File[0].Name, err)
+	size := int(zf.UncompressedSize64)
+	if cap(sc.pb) < size {
+		sc.pb = make([]byte, size)
 	}
-	pb = buf.Bytes()
-	var hs []uint64
-	var qs []uint16
+	pb := sc.pb[:size]
+	if _, err := io.ReadFull(f, pb); err != nil {
+		return fmt.Errorf("unzip %s: %w", zf.Name, err)
+	}
+	hs, qs := sc.hs[:0], sc.qs[:0]
+	defer func() { sc.hs, sc.qs = hs, qs }()
 	for len(pb) > 0 {
 		num, typ, n := protowire.ConsumeTag(pb)
 		if n < 0 {
-			return nil, nil, fmt.Errorf("decode model: %w", protowire.ParseError(n))
+			return fmt.Errorf("decode model: %w", protowire.ParseError(n))
 		}
 		pb = pb[n:]
 		if num != 4 || typ != protowire.BytesType {
 			n = protowire.ConsumeFieldValue(num, typ, pb)
 			if n < 0 {
-				return nil, nil, fmt.Errorf("decode model field %d: %w", num, protowire.ParseError(n))
+				return fmt.Errorf("decode model field %d: %w", num, protowire.ParseError(n))
 			}
 			pb = pb[n:]
 			continue
 		}
 		set, n := protowire.ConsumeBytes(pb)
 		if n < 0 {
-			return nil, nil, fmt.Errorf("decode n-gram set: %w", protowire.ParseError(n))
+			return fmt.Errorf("decode n-gram set: %w", protowire.ParseError(n))
 		}
 		pb = pb[n:]
 		if hs, qs, err = decodeSet(set, hs, qs); err != nil {
-			return nil, nil, err
+			return err
 		}
 	}
-	return hs, qs, nil
+	return nil
 }
 
 // decodeSet appends one SerializableNgramSet's n-grams.
@@ -281,7 +336,7 @@ func decodeSet(set []byte, hs []uint64, qs []uint16) ([]uint64, []uint16, error)
 			if n < 0 {
 				return nil, nil, fmt.Errorf("decode n-gram: %w", protowire.ParseError(n))
 			}
-			hs = append(hs, hashString(string(s)))
+			hs = append(hs, hashBytes(s))
 			qs = append(qs, q)
 		}
 		b = b[protowire.ConsumeFieldValue(num, typ, b):]
