@@ -12,7 +12,6 @@ import (
 	"reflect"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -262,491 +261,6 @@ func TestNormalizeURL(t *testing.T) {
 	}
 }
 
-func TestAddFeedsDedup(t *testing.T) {
-	s := openTemp(t)
-	first := []babelfeed.Feed{
-		{URL: "https://example.com/feed.xml", Title: "one", Category: []string{"Italiano"}},
-		{URL: "http://Example.com/Feed.xml", Title: "path case matters"},
-	}
-	added, existing, err := s.AddFeeds(first, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(added) != 2 || len(existing) != 0 {
-		t.Fatalf("added %d existing %d", len(added), len(existing))
-	}
-	for i, f := range added {
-		if f.ID != uint64(i+1) || f.State != babelfeed.StateOK || f.Added.IsZero() || !f.NextPoll.IsZero() {
-			t.Errorf("added[%d] = %+v", i, f)
-		}
-	}
-
-	second := []babelfeed.Feed{
-		{URL: "HTTPS://EXAMPLE.COM:443/feed.xml#frag", Title: "dup of one"},
-		{URL: "https://new.example/rss", Title: "new"},
-		{URL: "https://NEW.example/rss", Title: "dup within the call"},
-	}
-	path := s.Path()
-	before, _ := os.ReadFile(path)
-	dAdded, dExisting, err := s.AddFeeds(second, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	after, _ := os.ReadFile(path)
-	if !bytes.Equal(before, after) {
-		t.Error("dry run changed the file")
-	}
-	if feeds, _ := s.Feeds(); len(feeds) != 2 {
-		t.Errorf("dry run stored feeds: %d", len(feeds))
-	}
-
-	rAdded, rExisting, err := s.AddFeeds(second, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The dry run predicted the real answer, IDs included (Added differs).
-	for _, l := range [][]babelfeed.Feed{dAdded, rAdded, dExisting, rExisting} {
-		for i := range l {
-			l[i].Added = time.Time{}
-		}
-	}
-	if !reflect.DeepEqual(dAdded, rAdded) || !reflect.DeepEqual(dExisting, rExisting) {
-		t.Errorf("dry run %+v / %+v\nreal %+v / %+v", dAdded, dExisting, rAdded, rExisting)
-	}
-	if len(rAdded) != 1 || rAdded[0].ID != 3 || rAdded[0].Title != "new" {
-		t.Errorf("added = %+v", rAdded)
-	}
-	if len(rExisting) != 2 || rExisting[0].ID != 1 || rExisting[0].Title != "one" || rExisting[1].ID != 3 {
-		t.Errorf("existing = %+v", rExisting)
-	}
-	f, err := s.FeedByURL("https://example.com:443/feed.xml")
-	if err != nil || f.ID != 1 {
-		t.Errorf("FeedByURL = %+v, %v", f, err)
-	}
-	if _, err := s.FeedByURL("https://nowhere.example/"); !errors.Is(err, ErrNotFound) {
-		t.Errorf("FeedByURL(unknown) err = %v", err)
-	}
-	if _, err := s.Feed(99); !errors.Is(err, ErrNotFound) {
-		t.Errorf("Feed(99) err = %v", err)
-	}
-	feeds, err := s.Feeds()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(feeds) != 3 || feeds[0].ID != 1 || feeds[2].ID != 3 || feeds[0].Languages == nil {
-		t.Errorf("Feeds = %+v", feeds)
-	}
-}
-
-func TestSaveFetchAddUnchangedUpdate(t *testing.T) {
-	s := openTemp(t)
-	f := addFeed(t, s, "https://example.it/rss")
-	f.ETag, f.LastModified, f.LastStatus = `"e1"`, "Mon, 03 Mar 2025 10:00:00 GMT", 200
-	first := []babelfeed.Item{
-		item("a", "it", base.Add(1*time.Hour), "Primo"),
-		item("b", "it", base.Add(2*time.Hour), "Secondo"),
-		item("c", "en", base.Add(3*time.Hour), "Third"),
-	}
-	res, err := s.SaveFetch(f, first)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res != (SaveResult{Added: 3}) {
-		t.Errorf("first save = %+v", res)
-	}
-	stored, _ := s.Feed(f.ID)
-	if stored.ETag != `"e1"` || stored.Items != 3 || !reflect.DeepEqual(stored.Languages, map[string]int{"it": 2, "en": 1}) {
-		t.Errorf("feed after first save = %+v", stored)
-	}
-	known, err := s.Known(f.ID)
-	if err != nil || !reflect.DeepEqual(known, map[string]string{"a": "h:Primo", "b": "h:Secondo", "c": "h:Third"}) {
-		t.Errorf("Known = %v, %v", known, err)
-	}
-	orig := query(t, s, babelfeed.Query{}, nil)
-
-	// The same document again: nothing changes.
-	if res := save(t, s, f.ID, first...); res != (SaveResult{Unchanged: 3}) {
-		t.Errorf("second save = %+v", res)
-	}
-
-	// "c" is revised: new title, now detected as German, published later;
-	// the poller saw it again now, but FirstSeen must stay.
-	revised := item("c", "de", base.Add(5*time.Hour), "Dritte")
-	revised.FirstSeen = base.Add(48 * time.Hour)
-	if res := save(t, s, f.ID, first[0], first[1], revised); res != (SaveResult{Updated: 1, Unchanged: 2}) {
-		t.Errorf("third save = %+v", res)
-	}
-	cID := orig[0].ID
-	got, err := s.Item(cID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got.Title != "Dritte" || got.Lang != "de" || !got.FirstSeen.Equal(base) || got.FeedID != f.ID {
-		t.Errorf("revised item = %+v", got)
-	}
-	if n, _ := s.ItemCount(); n != 3 {
-		t.Errorf("ItemCount = %d, want 3 (no duplicate)", n)
-	}
-	if got := query(t, s, babelfeed.Query{Langs: []string{"de"}}, nil); len(got) != 1 || got[0].ID != cID {
-		t.Errorf("de query = %v", keys(got))
-	}
-	if got := query(t, s, babelfeed.Query{Langs: []string{"en"}}, nil); len(got) != 0 {
-		t.Errorf("en query still finds %v", keys(got))
-	}
-	if got := query(t, s, babelfeed.Query{Since: base.Add(4 * time.Hour)}, nil); len(got) != 1 || got[0].ID != cID {
-		t.Errorf("time index not moved: %v", keys(got))
-	}
-	stored, _ = s.Feed(f.ID)
-	if stored.Items != 3 || !reflect.DeepEqual(stored.Languages, map[string]int{"it": 2, "de": 1}) {
-		t.Errorf("counts after update = %d %v", stored.Items, stored.Languages)
-	}
-	checkConsistency(t, s)
-
-	// Items of another feed and keyless items are refused, writing nothing.
-	bad := item("x", "it", base, "x")
-	bad.FeedID = f.ID + 1
-	if _, err := s.SaveFetch(stored, []babelfeed.Item{item("y", "it", base, "y"), bad}); err == nil {
-		t.Error("SaveFetch accepted an item of another feed")
-	}
-	if _, err := s.SaveFetch(stored, []babelfeed.Item{{Title: "no key"}}); err == nil {
-		t.Error("SaveFetch accepted an item without key")
-	}
-	if n, _ := s.ItemCount(); n != 3 {
-		t.Errorf("a failed SaveFetch wrote items: %d", n)
-	}
-	if _, err := s.SaveFetch(babelfeed.Feed{ID: 42, URL: "https://x.example/"}, nil); !errors.Is(err, ErrNotFound) {
-		t.Errorf("SaveFetch of unknown feed: %v", err)
-	}
-}
-
-func TestUpdateFeedKeepsCountsAndFollowsRedirect(t *testing.T) {
-	s := openTemp(t)
-	f := addFeed(t, s, "http://old.example/feed")
-	save(t, s, f.ID, item("a", "fr", base, "Bonjour"))
-
-	// f is the stale copy from before the save: its counts must not win.
-	f.URL = "https://new.example/feed"
-	f.LastError, f.ErrorCount, f.State = "boom", 2, babelfeed.StateFailing
-	f.NextPoll = base.Add(time.Hour)
-	if err := s.UpdateFeed(f); err != nil {
-		t.Fatal(err)
-	}
-	got, err := s.Feed(f.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got.Items != 1 || got.Languages["fr"] != 1 || got.ErrorCount != 2 || !got.NextPoll.Equal(f.NextPoll) {
-		t.Errorf("feed = %+v", got)
-	}
-	if !reflect.DeepEqual(got.PrevURLs, []string{"http://old.example/feed"}) {
-		t.Errorf("PrevURLs = %v", got.PrevURLs)
-	}
-	for _, u := range []string{"http://old.example/feed", "https://NEW.example/feed"} {
-		if byURL, err := s.FeedByURL(u); err != nil || byURL.ID != f.ID {
-			t.Errorf("FeedByURL(%s) = %d, %v", u, byURL.ID, err)
-		}
-	}
-	// The old address is taken: subscribing to it again is a duplicate.
-	if added, existing, _ := s.AddFeeds([]babelfeed.Feed{{URL: "http://old.example/feed"}}, false); len(added) != 0 || len(existing) != 1 {
-		t.Errorf("re-adding the old URL: added %d existing %d", len(added), len(existing))
-	}
-	// A poller that already appended the old URL does not get it twice.
-	got.PrevURLs = append(got.PrevURLs, got.URL)
-	got.URL = "https://newer.example/feed"
-	if err := s.UpdateFeed(got); err != nil {
-		t.Fatal(err)
-	}
-	got, _ = s.Feed(f.ID)
-	if want := []string{"http://old.example/feed", "https://new.example/feed"}; !reflect.DeepEqual(got.PrevURLs, want) {
-		t.Errorf("PrevURLs = %v, want %v", got.PrevURLs, want)
-	}
-	if err := s.UpdateFeed(babelfeed.Feed{ID: 77, URL: "https://x.example/"}); !errors.Is(err, ErrNotFound) {
-		t.Errorf("UpdateFeed(unknown) = %v", err)
-	}
-}
-
-func TestItemsNewestFirstAcrossFeedsAndLanguages(t *testing.T) {
-	s := openTemp(t)
-	f1 := addFeed(t, s, "https://one.example/")
-	f2 := addFeed(t, s, "https://two.example/")
-	langs := []string{"it", "de", "es"}
-	for i := range 30 {
-		fid := f1.ID
-		if i%2 == 1 {
-			fid = f2.ID
-		}
-		// Three items share each timestamp: the ID breaks the tie.
-		save(t, s, fid, item(fmt.Sprintf("k%02d", i), langs[i%3], base.Add(time.Duration(i/3)*time.Minute), fmt.Sprint(i)))
-	}
-	sorted := func(items []babelfeed.Item) bool {
-		return slices.IsSortedFunc(items, func(a, b babelfeed.Item) int {
-			if c := b.Published.Compare(a.Published); c != 0 {
-				return c
-			}
-			return int(b.ID) - int(a.ID)
-		})
-	}
-	all := query(t, s, babelfeed.Query{}, nil)
-	if len(all) != 30 || !sorted(all) {
-		t.Fatalf("all = %v", keys(all))
-	}
-	if all[0].Key != "k29" || all[29].Key != "k00" {
-		t.Errorf("first %s last %s", all[0].Key, all[29].Key)
-	}
-	for _, q := range []babelfeed.Query{
-		{Langs: []string{"it", "es"}},
-		{FeedIDs: []uint64{f1.ID, f2.ID}},
-		{FeedIDs: []uint64{f2.ID}, Langs: []string{"de", "it"}},
-	} {
-		got := query(t, s, q, nil)
-		if !sorted(got) {
-			t.Errorf("%+v not newest first: %v", q, keys(got))
-		}
-		for _, it := range got {
-			if (q.Langs != nil && !slices.Contains(q.Langs, it.Lang)) || !slices.Contains(q.FeedIDs, it.FeedID) && q.FeedIDs != nil {
-				t.Errorf("%+v yielded %+v", q, it)
-			}
-		}
-	}
-	if got := query(t, s, babelfeed.Query{Langs: []string{"it", "es"}}, nil); len(got) != 20 {
-		t.Errorf("it+es = %d items", len(got))
-	}
-
-	// Since is inclusive, Until exclusive.
-	got := query(t, s, babelfeed.Query{Since: base.Add(2 * time.Minute), Until: base.Add(5 * time.Minute)}, nil)
-	if want := []string{"k14", "k13", "k12", "k11", "k10", "k09", "k08", "k07", "k06"}; !slices.Equal(keys(got), want) {
-		t.Errorf("Since/Until = %v, want %v", keys(got), want)
-	}
-	got = query(t, s, babelfeed.Query{Langs: []string{"it"}, Until: base.Add(5 * time.Minute), Limit: 2}, nil)
-	if want := []string{"k12", "k09"}; !slices.Equal(keys(got), want) {
-		t.Errorf("it before 5m = %v, want %v", keys(got), want)
-	}
-	if got := query(t, s, babelfeed.Query{Since: base.Add(time.Hour)}, nil); len(got) != 0 {
-		t.Errorf("future Since = %v", keys(got))
-	}
-	if got := query(t, s, babelfeed.Query{Since: base.Add(time.Hour), Until: base}, nil); len(got) != 0 {
-		t.Errorf("empty range = %v", keys(got))
-	}
-}
-
-func TestItemsLimitCountsMatchesAndFnStops(t *testing.T) {
-	s := openTemp(t)
-	f := addFeed(t, s, "https://one.example/")
-	var items []babelfeed.Item
-	for i := range 600 { // more than one internal batch
-		items = append(items, item(fmt.Sprint(i), "it", base.Add(time.Duration(i)*time.Second), fmt.Sprint(i)))
-	}
-	save(t, s, f.ID, items...)
-	odd := func(it *babelfeed.Item) bool { return it.Published.Second()%2 == 1 }
-	got := query(t, s, babelfeed.Query{Limit: 3}, odd)
-	if want := []string{"599", "597", "595"}; !slices.Equal(keys(got), want) {
-		t.Errorf("Limit 3 odd = %v, want %v", keys(got), want)
-	}
-	if got := query(t, s, babelfeed.Query{}, odd); len(got) != 300 {
-		t.Errorf("odd = %d items", len(got))
-	}
-	if got := query(t, s, babelfeed.Query{Limit: 400}, nil); len(got) != 400 || got[399].Key != "200" {
-		t.Errorf("Limit 400 = %d items", len(got))
-	}
-	n := 0
-	err := s.Items(context.Background(), babelfeed.Query{}, nil, func(babelfeed.Item) bool {
-		n++
-		return n < 5
-	})
-	if err != nil || n != 5 {
-		t.Errorf("fn returning false: n = %d, err = %v", n, err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	err = s.Items(ctx, babelfeed.Query{}, nil, func(babelfeed.Item) bool { return true })
-	if !errors.Is(err, context.Canceled) {
-		t.Errorf("cancelled query err = %v", err)
-	}
-}
-
-func TestItemsCategoryPrefix(t *testing.T) {
-	s := openTemp(t)
-	tech := addFeed(t, s, "https://tech.example/", "Italiano", "Tech")
-	news := addFeed(t, s, "https://news.example/", "Italiano")
-	other := addFeed(t, s, "https://other.example/", "Italianissimo")
-	en := addFeed(t, s, "https://en.example/", "English", "Italiano")
-	for i, f := range []babelfeed.Feed{tech, news, other, en} {
-		save(t, s, f.ID, item(fmt.Sprint("k", i), "it", base.Add(time.Duration(i)*time.Minute), "t"))
-	}
-	feedsOf := func(items []babelfeed.Item) []uint64 {
-		var ids []uint64
-		for _, it := range items {
-			ids = append(ids, it.FeedID)
-		}
-		return ids
-	}
-	for cat, want := range map[string][]uint64{
-		"Italiano":       {news.ID, tech.ID},
-		"italiano/":      {news.ID, tech.ID},
-		"Italiano/Tech":  {tech.ID},
-		"Italiano/Other": nil,
-		"Ital":           nil,
-		"English":        {en.ID},
-	} {
-		if got := feedsOf(query(t, s, babelfeed.Query{Category: cat}, nil)); !slices.Equal(got, want) {
-			t.Errorf("Category %q = %v, want %v", cat, got, want)
-		}
-	}
-	if got := feedsOf(query(t, s, babelfeed.Query{Category: "Italiano", FeedIDs: []uint64{tech.ID, other.ID}}, nil)); !slices.Equal(got, []uint64{tech.ID}) {
-		t.Errorf("Category and FeedIDs = %v", got)
-	}
-}
-
-func TestRemoveFeedCleansIndexes(t *testing.T) {
-	s := openTemp(t)
-	keep := addFeed(t, s, "https://keep.example/")
-	gone := addFeed(t, s, "https://gone.example/")
-	for i := range 20 {
-		save(t, s, keep.ID, item(fmt.Sprint("k", i), "it", base.Add(time.Duration(i)*time.Minute), "keep"))
-		save(t, s, gone.ID, item(fmt.Sprint("k", i), "de", base.Add(time.Duration(i)*time.Minute), "gone"))
-	}
-	g, _ := s.Feed(gone.ID)
-	g.URL = "https://moved.example/"
-	if err := s.UpdateFeed(g); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.RemoveFeed(gone.ID); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.RemoveFeed(gone.ID); !errors.Is(err, ErrNotFound) {
-		t.Errorf("second RemoveFeed = %v", err)
-	}
-	for _, u := range []string{"https://gone.example/", "https://moved.example/"} {
-		if _, err := s.FeedByURL(u); !errors.Is(err, ErrNotFound) {
-			t.Errorf("FeedByURL(%s) after removal: %v", u, err)
-		}
-	}
-	if known, _ := s.Known(gone.ID); len(known) != 0 {
-		t.Errorf("Known after removal = %v", known)
-	}
-	if got := query(t, s, babelfeed.Query{}, nil); len(got) != 20 || got[0].FeedID != keep.ID {
-		t.Errorf("items after removal = %d", len(got))
-	}
-	if got := query(t, s, babelfeed.Query{Langs: []string{"de"}}, nil); len(got) != 0 {
-		t.Errorf("de items after removal = %d", len(got))
-	}
-	st, err := s.Stats()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st.Items != 20 || st.Feeds != 1 || !reflect.DeepEqual(st.ByLang, map[string]int{"it": 20}) || st.FileBytes <= 0 {
-		t.Errorf("Stats = %+v", st)
-	}
-	checkConsistency(t, s)
-}
-
-func TestUpdateItemsRetags(t *testing.T) {
-	s := openTemp(t)
-	f := addFeed(t, s, "https://one.example/")
-	var items []babelfeed.Item
-	for i := range 2500 { // three batches
-		items = append(items, item(fmt.Sprint(i), "und", base.Add(time.Duration(i)*time.Second), fmt.Sprint(i)))
-	}
-	save(t, s, f.ID, items...)
-	var progress []int
-	err := s.UpdateItems(context.Background(), func(it *babelfeed.Item) bool {
-		if it.Published.Second()%2 == 0 {
-			return false
-		}
-		it.Lang, it.LangMethod = "pt", babelfeed.LangDetected
-		return true
-	}, func(done int) { progress = append(progress, done) })
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !slices.Equal(progress, []int{1000, 2000, 2500}) {
-		t.Errorf("progress = %v", progress)
-	}
-	got, _ := s.Feed(f.ID)
-	if !reflect.DeepEqual(got.Languages, map[string]int{"und": 1250, "pt": 1250}) {
-		t.Errorf("Languages = %v", got.Languages)
-	}
-	if pt := query(t, s, babelfeed.Query{Langs: []string{"pt"}}, nil); len(pt) != 1250 || pt[0].LangMethod != babelfeed.LangDetected {
-		t.Errorf("pt items = %d", len(pt))
-	}
-	checkConsistency(t, s)
-
-	err = s.UpdateItems(context.Background(), func(it *babelfeed.Item) bool {
-		it.Key = "other"
-		return true
-	}, nil)
-	if err == nil {
-		t.Error("UpdateItems let fn change an item's key")
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	if err := s.UpdateItems(ctx, func(*babelfeed.Item) bool { return false }, nil); !errors.Is(err, context.Canceled) {
-		t.Errorf("cancelled UpdateItems = %v", err)
-	}
-}
-
-func TestLongAndOddItemKeys(t *testing.T) {
-	s := openTemp(t)
-	f := addFeed(t, s, "https://one.example/")
-	long := strings.Repeat("guid-", 2000)
-	odd := "\xffnot utf-8"
-	save(t, s, f.ID, item(long, "it", base, "long"), item(odd, "it", base, "odd"), item("plain", "it", base, "plain"))
-	known, err := s.Known(f.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(known) != 3 || known[long] != "h:long" || known[odd] != "h:odd" {
-		t.Errorf("Known = %d keys", len(known))
-	}
-	if res := save(t, s, f.ID, item(long, "it", base, "long2"), item(odd, "it", base, "odd")); res != (SaveResult{Updated: 1, Unchanged: 1}) {
-		t.Errorf("resave = %+v", res)
-	}
-	if n, _ := s.ItemCount(); n != 3 {
-		t.Errorf("ItemCount = %d", n)
-	}
-}
-
-// TestConcurrentReadersAndWriter runs queries whose fn calls back into the
-// store while another goroutine saves fetches (meaningful under -race).
-func TestConcurrentReadersAndWriter(t *testing.T) {
-	s := openTemp(t)
-	f := addFeed(t, s, "https://one.example/")
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		for round := range 20 {
-			var items []babelfeed.Item
-			for i := range 50 {
-				items = append(items, item(fmt.Sprint(round, "-", i), "it", base.Add(time.Duration(round*50+i)*time.Second), "t"))
-			}
-			if _, err := s.SaveFetch(f, items); err != nil {
-				t.Error(err)
-				return
-			}
-		}
-	})
-	for range 2 {
-		wg.Go(func() {
-			for range 20 {
-				err := s.Items(context.Background(), babelfeed.Query{Langs: []string{"it"}}, nil, func(it babelfeed.Item) bool {
-					_, err := s.Item(it.ID)
-					if err != nil {
-						t.Error(err)
-					}
-					return err == nil
-				})
-				if err != nil {
-					t.Error(err)
-				}
-			}
-		})
-	}
-	wg.Wait()
-	if n, _ := s.ItemCount(); n != 1000 {
-		t.Errorf("ItemCount = %d", n)
-	}
-	checkConsistency(t, s)
-}
-
 // checkConsistency verifies that every index holds exactly one entry per
 // stored item with the right time, feed and language, and that the feed
 // counts match the items.
@@ -881,32 +395,59 @@ func TestCompactToAndBackup(t *testing.T) {
 	}
 }
 
-func TestItemsNegativeLimit(t *testing.T) {
-	s := openTemp(t)
-	f := addFeed(t, s, "https://one.example/")
-	save(t, s, f.ID, item("a", "it", base, "a"), item("b", "it", base, "b"))
-	if got := query(t, s, babelfeed.Query{Limit: -1}, nil); len(got) != 2 {
-		t.Errorf("Limit -1 gave %d items", len(got))
+// The behaviour tests common to every engine are in store/storetest, run
+// on this store by conformance_test.go; the tests here need the file or
+// the package's internals.
+
+// TestSuiteConstants: store/storetest checks the behaviour these constants
+// set with their values written out; a change here must change it too.
+func TestSuiteConstants(t *testing.T) {
+	if tombstoneGrace != 14*24*time.Hour || dropRetention != 90*24*time.Hour || pruneBatch != 500 {
+		t.Errorf("tombstoneGrace %v, dropRetention %v, pruneBatch %d: update store/storetest (storetest.go)", tombstoneGrace, dropRetention, pruneBatch)
 	}
 }
 
-func TestRecentTimes(t *testing.T) {
+// TestAddFeedsDryRunWritesNothing: a dry run leaves the file as it was.
+func TestAddFeedsDryRunWritesNothing(t *testing.T) {
+	s := openTemp(t)
+	addFeed(t, s, "https://example.com/feed.xml")
+	before, _ := os.ReadFile(s.Path())
+	added, existing, err := s.AddFeeds([]babelfeed.Feed{{URL: "https://EXAMPLE.com/feed.xml"}, {URL: "https://new.example/rss"}}, true)
+	if err != nil || len(added) != 1 || len(existing) != 1 {
+		t.Fatalf("dry run: added %d existing %d, %v", len(added), len(existing), err)
+	}
+	after, _ := os.ReadFile(s.Path())
+	if !bytes.Equal(before, after) {
+		t.Error("dry run changed the file")
+	}
+	if st, err := s.Stats(); err != nil || st.FileBytes <= 0 || st.DataBytes <= 0 {
+		t.Errorf("Stats = %+v, %v; want the file's size", st, err)
+	}
+}
+
+// TestUpdateItemsProgressInBatches: progress comes after each batch of
+// 1000 items, and every index follows the rewrite.
+func TestUpdateItemsProgressInBatches(t *testing.T) {
 	s := openTemp(t)
 	f := addFeed(t, s, "https://one.example/")
-	other := addFeed(t, s, "https://two.example/")
-	undated := item("undated", "it", time.Time{}, "u")
-	undated.FirstSeen = base.Add(90 * time.Second)
-	save(t, s, f.ID, item("a", "it", base, "a"), item("b", "it", base.Add(time.Minute), "b"), undated, item("c", "it", base.Add(time.Hour), "c"))
-	save(t, s, other.ID, item("x", "it", base.Add(2*time.Hour), "x"))
-	got, err := s.RecentTimes(f.ID, 3)
+	var items []babelfeed.Item
+	for i := range 2500 { // three batches
+		items = append(items, item(fmt.Sprint(i), "und", base.Add(time.Duration(i)*time.Second), fmt.Sprint(i)))
+	}
+	save(t, s, f.ID, items...)
+	var progress []int
+	err := s.UpdateItems(context.Background(), func(it *babelfeed.Item) bool {
+		if it.Published.Second()%2 == 0 {
+			return false
+		}
+		it.Lang = "pt"
+		return true
+	}, func(done int) { progress = append(progress, done) })
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []time.Time{base.Add(time.Hour), base.Add(90 * time.Second), base.Add(time.Minute)}
-	if !slices.EqualFunc(got, want, time.Time.Equal) {
-		t.Errorf("RecentTimes = %v, want %v", got, want)
+	if !slices.Equal(progress, []int{1000, 2000, 2500}) {
+		t.Errorf("progress = %v", progress)
 	}
-	if got, _ := s.RecentTimes(99, 5); len(got) != 0 {
-		t.Errorf("RecentTimes(unknown) = %v", got)
-	}
+	checkConsistency(t, s)
 }

@@ -49,6 +49,11 @@ func testPrunePerFeed(t *testing.T, open Opener) {
 	}
 	consistent(t, s)
 
+	// A feed that lost nothing saves as before.
+	if r := save(t, s, b.ID, feedDoc("b", 0, 6)...); r != (store.SaveResult{Added: 1, Unchanged: 5}) {
+		t.Errorf("save of the feed that lost nothing: %+v, want 1 added 5 unchanged", r)
+	}
+
 	// The feed still carries the removed items: they do not come back, and
 	// the poller is told not to tag them.
 	known, err := s.Known(a.ID)
