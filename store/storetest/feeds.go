@@ -190,3 +190,96 @@ func testRemoveFeedCleans(t *testing.T, open Opener) {
 	}
 	consistent(t, s)
 }
+
+// testAddFeedsKeepsFields: a new feed keeps the fields it was given, except
+// those the store owns (ID, Added, State, NextPoll, counts); its earlier
+// URLs find it unless another feed has them; a call with a bad URL adds
+// nothing.
+func testAddFeedsKeepsFields(t *testing.T, open Opener) {
+	s := open(t)
+	other := addFeed(t, s, "https://taken.example/rss")
+	in := babelfeed.Feed{
+		URL: "  https://feed.example/rss  ", Title: "Titolo", SiteURL: "https://feed.example/",
+		Category: []string{"Italiano", "Tech"}, ETag: `"e"`, DeclaredLang: "it",
+		PrevURLs:  []string{"http://old.example/rss", "https://taken.example/rss"},
+		State:     babelfeed.StateGone, NextPoll: base, Items: 99, Languages: map[string]int{"it": 99},
+		LastError: "was failing", ErrorCount: 3,
+	}
+	added, _, err := s.AddFeeds([]babelfeed.Feed{in}, false)
+	if err != nil || len(added) != 1 {
+		t.Fatalf("AddFeeds = %+v, %v", added, err)
+	}
+	got, err := s.Feed(added[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.URL != "https://feed.example/rss" || got.Title != "Titolo" || got.SiteURL != in.SiteURL ||
+		got.CategoryPath() != "Italiano/Tech" || got.ETag != `"e"` || got.DeclaredLang != "it" ||
+		got.LastError != "was failing" || got.ErrorCount != 3 {
+		t.Errorf("stored feed = %+v, want the fields as given (URL trimmed)", got)
+	}
+	if got.State != babelfeed.StateOK || !got.NextPoll.IsZero() || got.Items != 0 || len(got.Languages) != 0 || got.Added.IsZero() {
+		t.Errorf("stored feed = %+v, want state ok, due now, no counts, Added set", got)
+	}
+	if f, err := s.FeedByURL("http://OLD.example/rss"); err != nil || f.ID != got.ID {
+		t.Errorf("FeedByURL(an earlier URL) = %d, %v; want %d", f.ID, err, got.ID)
+	}
+	if f, err := s.FeedByURL("https://taken.example/rss"); err != nil || f.ID != other.ID {
+		t.Errorf("FeedByURL(an earlier URL another feed has) = %d, %v; want that feed %d", f.ID, err, other.ID)
+	}
+
+	// One bad URL: nothing of the call is stored.
+	before, _ := s.Feeds()
+	if _, _, err := s.AddFeeds([]babelfeed.Feed{{URL: "https://fine.example/rss"}, {URL: "   "}}, false); err == nil {
+		t.Error("AddFeeds accepted an empty URL")
+	}
+	if after, _ := s.Feeds(); len(after) != len(before) {
+		t.Errorf("a failed AddFeeds stored %d feeds", len(after)-len(before))
+	}
+	if _, err := s.FeedByURL("https://fine.example/rss"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("FeedByURL of a feed of a failed call: %v, want ErrNotFound", err)
+	}
+	// Nothing to add: no error.
+	if a, e, err := s.AddFeeds(nil, false); err != nil || len(a) != 0 || len(e) != 0 {
+		t.Errorf("AddFeeds(nil) = %v %v %v", a, e, err)
+	}
+	consistent(t, s)
+}
+
+// testUpdateFeedToATakenURL: a feed redirected to another feed's URL keeps
+// its ID; the URL keeps finding the feed that had it.
+func testUpdateFeedToATakenURL(t *testing.T, open Opener) {
+	s := open(t)
+	a := addFeed(t, s, "https://a.example/rss")
+	b := addFeed(t, s, "https://b.example/rss")
+	a.URL = "https://B.example/rss"
+	if err := s.UpdateFeed(a); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := s.Feed(a.ID)
+	if got.URL != "https://B.example/rss" || !reflect.DeepEqual(got.PrevURLs, []string{"https://a.example/rss"}) {
+		t.Errorf("feed a = URL %q PrevURLs %v", got.URL, got.PrevURLs)
+	}
+	if f, err := s.FeedByURL("https://b.example/rss"); err != nil || f.ID != b.ID {
+		t.Errorf("FeedByURL(b's URL) = %d, %v; want b (%d)", f.ID, err, b.ID)
+	}
+	if f, err := s.FeedByURL("https://a.example/rss"); err != nil || f.ID != a.ID {
+		t.Errorf("FeedByURL(a's old URL) = %d, %v; want a (%d)", f.ID, err, a.ID)
+	}
+	// Edits other than the URL are saved; the URL is left alone.
+	got.Title, got.Category = "Renamed", []string{"Altro"}
+	if err := s.UpdateFeed(got); err != nil {
+		t.Fatal(err)
+	}
+	if g, _ := s.Feed(a.ID); g.Title != "Renamed" || g.CategoryPath() != "Altro" || len(g.PrevURLs) != 1 {
+		t.Errorf("after an edit: %+v", g)
+	}
+	if got := query(t, s, babelfeed.Query{Category: "Altro"}, nil); len(got) != 0 {
+		t.Errorf("items in Altro: %v", keys(got))
+	}
+	save(t, s, a.ID, item("x", "it", base, "x"))
+	if got := query(t, s, babelfeed.Query{Category: "altro"}, nil); len(got) != 1 {
+		t.Errorf("items of the recategorised feed found by its new category: %d, want 1", len(got))
+	}
+	consistent(t, s)
+}

@@ -562,3 +562,48 @@ func testStatsAndCheck(t *testing.T, open Opener) {
 	}
 	consistent(t, s)
 }
+
+// testSaveFetchDefaultsAndFeedState: SaveFetch fills an empty language and
+// FirstSeen, saves the feed's new state (a redirect included) with its
+// items, and keeps the counts whatever the caller's copy says.
+func testSaveFetchDefaults(t *testing.T, open Opener) {
+	s := open(t)
+	f := addFeed(t, s, "https://old.example/rss")
+	save(t, s, f.ID, item("a", "it", base, "a"))
+	// f is stale (no items); it was redirected and fetched.
+	f.URL = "https://new.example/rss"
+	f.ETag, f.LastStatus, f.NextPoll, f.LastSuccess = `"v2"`, 200, base.Add(time.Hour), base
+	nolang := item("b", "", base.Add(time.Minute), "b")
+	nolang.FirstSeen = time.Time{}
+	before := time.Now().Add(-time.Minute)
+	if res, err := s.SaveFetch(f, []babelfeed.Item{nolang}); err != nil || res != (store.SaveResult{Added: 1}) {
+		t.Fatalf("SaveFetch = %+v, %v; want 1 added", res, err)
+	}
+	got, err := s.Feed(f.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.URL != f.URL || got.ETag != `"v2"` || !got.NextPoll.Equal(f.NextPoll) || got.Items != 2 ||
+		!maps.Equal(got.Languages, map[string]int{"it": 1, babelfeed.Undetermined: 1}) ||
+		!slices.Equal(got.PrevURLs, []string{"https://old.example/rss"}) {
+		t.Errorf("feed after SaveFetch = %+v; want the new state, the stored counts plus one, the old URL remembered", got)
+	}
+	for _, u := range []string{"https://old.example/rss", "https://new.example/rss"} {
+		if byURL, err := s.FeedByURL(u); err != nil || byURL.ID != f.ID {
+			t.Errorf("FeedByURL(%s) = %d, %v; want %d", u, byURL.ID, err, f.ID)
+		}
+	}
+	items := query(t, s, babelfeed.Query{Langs: []string{babelfeed.Undetermined}}, nil)
+	if len(items) != 1 || items[0].Key != "b" || items[0].FirstSeen.Before(before) || items[0].FirstSeen.After(time.Now().Add(time.Minute)) {
+		t.Errorf("item without language and FirstSeen = %+v; want und, first seen now", items)
+	}
+	// An empty fetch (a 304) saves the state alone.
+	got.LastStatus, got.NextPoll = 304, base.Add(2*time.Hour)
+	if res, err := s.SaveFetch(got, nil); err != nil || res != (store.SaveResult{}) {
+		t.Errorf("empty SaveFetch = %+v, %v", res, err)
+	}
+	if g, _ := s.Feed(f.ID); g.LastStatus != 304 || !g.NextPoll.Equal(got.NextPoll) || g.Items != 2 {
+		t.Errorf("feed after an empty SaveFetch = %+v", g)
+	}
+	consistent(t, s)
+}

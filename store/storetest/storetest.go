@@ -51,11 +51,14 @@ type test struct {
 var tests = []test{
 	// Feeds.
 	{"AddFeedsDedup", testAddFeedsDedup},
+	{"AddFeedsKeepsFields", testAddFeedsKeepsFields},
+	{"UpdateFeedToATakenURL", testUpdateFeedToATakenURL},
 	{"UpdateFeedKeepsCountsAndFollowsRedirect", testUpdateFeedRedirect},
 	{"RemoveFeedCleansIndexes", testRemoveFeedCleans},
 
 	// Items.
 	{"SaveFetchAddUnchangedUpdate", testSaveFetch},
+	{"SaveFetchDefaultsAndFeedState", testSaveFetchDefaults},
 	{"ItemsNewestFirstAcrossFeedsAndLanguages", testItemsNewestFirst},
 	{"ItemsLimitCountsMatchesAndFnStops", testItemsLimit},
 	{"ItemsNegativeLimit", testItemsNegativeLimit},
