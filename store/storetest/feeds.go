@@ -201,8 +201,8 @@ func testAddFeedsKeepsFields(t *testing.T, open Opener) {
 	in := babelfeed.Feed{
 		URL: "  https://feed.example/rss  ", Title: "Titolo", SiteURL: "https://feed.example/",
 		Category: []string{"Italiano", "Tech"}, ETag: `"e"`, DeclaredLang: "it",
-		PrevURLs:  []string{"http://old.example/rss", "https://taken.example/rss"},
-		State:     babelfeed.StateGone, NextPoll: base, Items: 99, Languages: map[string]int{"it": 99},
+		PrevURLs: []string{"http://old.example/rss", "https://taken.example/rss"},
+		State:    babelfeed.StateGone, NextPoll: base, Items: 99, Languages: map[string]int{"it": 99},
 		LastError: "was failing", ErrorCount: 3,
 	}
 	added, _, err := s.AddFeeds([]babelfeed.Feed{in}, false)
