@@ -619,7 +619,8 @@ func exportRuleRecords(ctx context.Context, tx pgx.Tx, fn func(store.Record) err
 // importRuleRecords writes the rules (IDs and counts kept, the rules
 // version set to theirs), saved queries and drop records of one Import
 // batch; the other records are the caller's. It refuses a rule ID or a
-// saved query name already stored.
+// saved query name already stored, and leaves out drop records of feeds
+// the store does not have.
 func importRuleRecords(ctx context.Context, tx pgx.Tx, batch []store.Record) error {
 	var version uint64
 	haveRules := false
@@ -669,8 +670,12 @@ func importRuleRecords(ctx context.Context, tx pgx.Tx, batch []store.Record) err
 	if len(dFeed) == 0 {
 		return nil
 	}
+	// Records of a feed the store does not have are left out, as the
+	// bbolt store's Import does (a feed removed while a poll ran).
 	if _, err := tx.Exec(ctx, `INSERT INTO dropped (feed_id, key_hash, key, rule_id, version, at, content_hash)
-		SELECT * FROM unnest($1::bigint[], $2::bytea[], $3::bytea[], $4::bigint[], $5::bigint[], $6::bigint[], $7::text[])`,
+		SELECT u.* FROM unnest($1::bigint[], $2::bytea[], $3::bytea[], $4::bigint[], $5::bigint[], $6::bigint[], $7::text[])
+			AS u(feed_id, key_hash, key, rule_id, version, at, content_hash)
+		WHERE EXISTS (SELECT 1 FROM feeds f WHERE f.id = u.feed_id)`,
 		dFeed, dHash, dKey, dRule, dVer, dAt, dContent); err != nil {
 		return fmt.Errorf("import drop records: %w", err)
 	}

@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"babelfeed"
 	"babelfeed/internal/pgtest"
@@ -301,5 +304,79 @@ func TestSavedQueries(t *testing.T) {
 	}
 	if err := s.RemoveSavedQuery("italiano"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("removing twice: %v", err)
+	}
+}
+
+// The rules part of a whole-store copy: what exportRuleRecords reads,
+// importRuleRecords writes back the same, IDs, counts and version
+// included.
+func TestRuleRecordsCopy(t *testing.T) {
+	ctx := context.Background()
+	src := openRulesTest(t)
+	rulesTestFeed(t, src, 1)
+	rulesTestFeed(t, src, 2)
+	r1, _, _ := src.AddRule(babelfeed.Rule{Action: babelfeed.RuleBlock, Query: "calcio"})
+	r2, _, _ := src.AddRule(babelfeed.Rule{Action: babelfeed.RuleKeep, Query: "lang:it", FeedID: 2})
+	r3, _, _ := src.AddRule(babelfeed.Rule{Action: babelfeed.RuleBlock, Query: "oroscopo", Category: "Notizie"})
+	if err := src.RemoveRule(r2.ID); err != nil {
+		t.Fatal(err)
+	}
+	_, version, _ := src.Rules()
+	err := src.SaveRuleOutcome(store.RuleOutcome{FeedID: 1, Version: version, At: time.Unix(0, 1234567891),
+		Drops: []store.Drop{{Key: "a", ContentHash: "h", RuleID: r1.ID}, {Key: strings.Repeat("é", 3000), RuleID: r3.ID}},
+		Kept:  map[uint64]int{r3.ID: 4}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []store.SavedQuery{{Name: "b", Query: "lang:it"}, {Name: "A", Query: "x"}} {
+		if err := src.SaveQuery(q, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var recs []store.Record
+	err = pgx.BeginFunc(ctx, src.pool, func(tx pgx.Tx) error {
+		return exportRuleRecords(ctx, tx, func(r store.Record) error { recs = append(recs, r); return nil })
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 2+2+2 {
+		t.Fatalf("%d records, want 6", len(recs))
+	}
+
+	dst := openRulesTest(t)
+	rulesTestFeed(t, dst, 1)
+	rulesTestFeed(t, dst, 2)
+	orphan := store.Record{Dropped: &store.DroppedRecord{FeedID: 9, Key: "gone"}}
+	for _, batch := range [][]store.Record{recs[:1], append(recs[1:], orphan)} {
+		if err := pgx.BeginFunc(ctx, dst.pool, func(tx pgx.Tx) error { return importRuleRecords(ctx, tx, batch) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := pgx.BeginFunc(ctx, dst.pool, func(tx pgx.Tx) error { return finishRuleImport(ctx, tx) }); err != nil {
+		t.Fatal(err)
+	}
+	var again []store.Record
+	err = pgx.BeginFunc(ctx, dst.pool, func(tx pgx.Tx) error {
+		return exportRuleRecords(ctx, tx, func(r store.Record) error { again = append(again, r); return nil })
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(again, recs) {
+		t.Errorf("after the copy:\n%+v\nwant\n%+v", again, recs)
+	}
+	if r, _, err := dst.AddRule(babelfeed.Rule{Action: babelfeed.RuleKeep, Query: "new"}); err != nil || r.ID != r3.ID+1 {
+		t.Errorf("a rule added after the copy: %+v %v", r, err)
+	}
+	// Drop records that outlived every rule: the version moves past them.
+	dst2 := openRulesTest(t)
+	rulesTestFeed(t, dst2, 1)
+	drops := []store.Record{{Dropped: &store.DroppedRecord{FeedID: 1, Key: "k", DroppedItem: store.DroppedItem{Version: 7}}}}
+	if err := pgx.BeginFunc(ctx, dst2.pool, func(tx pgx.Tx) error { return importRuleRecords(ctx, tx, drops) }); err != nil {
+		t.Fatal(err)
+	}
+	if _, v, _ := dst2.Rules(); v <= 7 {
+		t.Errorf("rules version %d after importing a drop record of version 7 without rules", v)
 	}
 }
