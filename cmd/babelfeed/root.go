@@ -77,7 +77,7 @@ by language.
 		root.AddCommand(group)
 	}
 	if a.daemon == nil {
-		root.AddCommand(a.runCmd(), a.compactCmd())
+		root.AddCommand(a.runCmd(), a.compactCmd(), a.migrateCmd())
 	}
 	return root
 }
