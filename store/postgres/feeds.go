@@ -138,10 +138,14 @@ func (s *DB) AddFeeds(feeds []babelfeed.Feed, dryRun bool) (added, existing []ba
 		now := time.Now().UTC()
 		inCall := map[string]int{} // normalised URL -> index in added
 		var newEntries []entry
+		// existing entries that are feeds added by this call, whose IDs
+		// are assigned below: index in existing -> index in added.
+		sameCall := map[int]int{}
 		for i, f := range feeds {
 			e := entries[i]
 			if j, ok := inCall[e.norm]; ok {
-				existing = append(existing, added[j])
+				sameCall[len(existing)] = j
+				existing = append(existing, babelfeed.Feed{})
 				continue
 			}
 			if sf, ok := stored[e.norm]; ok {
@@ -181,6 +185,9 @@ func (s *DB) AddFeeds(feeds []babelfeed.Feed, dryRun bool) (added, existing []ba
 		}
 		for i := range added {
 			added[i].ID = ids[i]
+		}
+		for i, j := range sameCall {
+			existing[i] = added[j]
 		}
 		if dryRun {
 			return nil

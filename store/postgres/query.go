@@ -270,12 +270,19 @@ func (p *itemsPlan) sql(limit int) (string, []any) {
 	if p.started {
 		common = append(common, fmt.Sprintf("(sort_ns, id) < (%s, %s)", arg(p.curNS), arg(p.curID)))
 	}
-	var langAll, feedAll string
-	if p.langs != nil {
-		langAll = "lang = ANY(" + arg(p.langs) + ")"
+	// The filters on the whole sets, as parameters only where used (an
+	// unused parameter has no type PostgreSQL can infer).
+	langAll := func() string {
+		if p.langs == nil {
+			return ""
+		}
+		return "lang = ANY(" + arg(p.langs) + ")"
 	}
-	if p.feeds != nil {
-		feedAll = "feed_id = ANY(" + arg(p.feeds) + ")"
+	feedAll := func() string {
+		if p.feeds == nil {
+			return ""
+		}
+		return "feed_id = ANY(" + arg(p.feeds) + ")"
 	}
 	const cols = "sort_ns, id, feed_id, duplicate_of, data"
 	order := fmt.Sprintf(" ORDER BY sort_ns DESC, id DESC LIMIT %d", limit)
@@ -295,11 +302,11 @@ func (p *itemsPlan) sql(limit int) (string, []any) {
 	switch {
 	case p.kind == byLang && len(p.langs) <= maxSources:
 		for _, l := range p.langs {
-			branches = append(branches, "SELECT "+cols+" FROM items"+where("lang = "+arg(l), feedAll)+order)
+			branches = append(branches, "SELECT "+cols+" FROM items"+where("lang = "+arg(l), feedAll())+order)
 		}
 	case p.kind == byFeed && len(p.feeds) <= maxSources:
 		for _, f := range p.feeds {
-			branches = append(branches, "SELECT "+cols+" FROM items"+where("feed_id = "+arg(f), langAll)+order)
+			branches = append(branches, "SELECT "+cols+" FROM items"+where("feed_id = "+arg(f), langAll())+order)
 		}
 	}
 	if len(branches) == 1 {
@@ -308,7 +315,7 @@ func (p *itemsPlan) sql(limit int) (string, []any) {
 	if len(branches) > 1 {
 		return "SELECT * FROM ((" + strings.Join(branches, ") UNION ALL (") + ")) u" + order, args
 	}
-	return "SELECT " + cols + " FROM items" + where(langAll, feedAll) + order, args
+	return "SELECT " + cols + " FROM items" + where(langAll(), feedAll()) + order, args
 }
 
 func splitCategory(path string) []string {
