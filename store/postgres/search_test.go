@@ -1,0 +1,447 @@
+package postgres
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"babelfeed"
+	"babelfeed/filter/query"
+	"babelfeed/filter/search"
+	"babelfeed/internal/pgtest"
+	"babelfeed/store"
+)
+
+var searchNow = time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+
+// Sentences of our own per language, inflected forms and stopwords among
+// them, elisions, accents, CJK runs, so that queries hit stems, folded
+// forms, bigrams and misses.
+var sentences = map[string][]string{
+	"it": {
+		"Il governo ha dato nuove informazioni sulla città di Roma",
+		"L'università dell'anno prossimo apre una nuova piazza",
+		"Le informazioni sui prezzi del telefono arrivano domani",
+		"Una città più verde: il romanzo della piazza",
+		"Il prezzo della benzina è salito di nuovo a Milano",
+		"Governi europei discutono l'informazione libera",
+	},
+	"de": {
+		"Die Universität Berlin baut neue Häuser an der Straße",
+		"Die Regierung plant mehr Universitäten und neue Strassen",
+		"Das Haus der Regierung steht in Berlin",
+		"Neue Preise für Häuser in München",
+	},
+	"en": {
+		"The university runs a new phone program in Rome",
+		"Universities and the price of running a phone company",
+		"News: the runner ran and runs again",
+		"Phones, prices and the news of the day",
+	},
+	"fr": {
+		"L'université de Paris publie des informations sur l'été",
+		"Qu'il fasse beau, les universités restent ouvertes",
+		"Le prix des téléphones a été annoncé à Paris",
+	},
+	"es": {
+		"El gobierno publicó nuevas informaciones sobre la universidad",
+		"Las universidades de Madrid suben los precios",
+		"La ciudad y el teléfono: noticias del día",
+	},
+	"pt": {
+		"O governo anunciou informações sobre a universidade de Lisboa",
+		"As universidades e os preços dos telefones",
+	},
+	"ru": {
+		"Правительство опубликовало новости университета в Москве",
+		"Новые университеты и цены на телефоны",
+	},
+	"tr": {
+		"Hükümet üniversite haberlerini açıkladı",
+		"Üniversiteler ve telefon fiyatları İstanbul'da",
+	},
+	"ja": {
+		"東京タワーに行った",
+		"京都大学のニュースを読んだ",
+		"大阪と東京の大学",
+	},
+	"zh": {
+		"东京大学的研究人员发表了新闻",
+		"北京大学新闻",
+		"研究人员在北京",
+	},
+}
+
+var authors = []string{"Maria Rossi", "Hans Müller", "Jane Roma", "Jean Dupont", "田中太郎", "Berlin Desk"}
+
+// searchLangs is the languages items get; und has Italian or English text.
+var searchLangs = []string{"it", "de", "en", "fr", "es", "pt", "ru", "tr", "ja", "zh", "und"}
+
+// corpusSentences reads a few hundred of lingua's test sentences per
+// language, when the corpora are there (nil otherwise).
+func corpusSentences(t testing.TB, langs []string, per int) map[string][]string {
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		c := filepath.Join(dir, "shared", "corpora")
+		if st, err := os.Stat(c); err == nil && st.IsDir() {
+			dir = c
+			break
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return nil
+		}
+		dir = parent
+	}
+	out := map[string][]string{}
+	for _, l := range langs {
+		f, err := os.Open(filepath.Join(dir, "lingua-language-testdata", "cmd", "language-testdata", "sentences", l+".txt"))
+		if err != nil {
+			continue
+		}
+		sc := bufio.NewScanner(f)
+		for sc.Scan() && len(out[l]) < per {
+			if s := strings.TrimSpace(sc.Text()); s != "" {
+				out[l] = append(out[l], s)
+			}
+		}
+		f.Close()
+	}
+	return out
+}
+
+// pair is the same items in a bbolt store and a PostgreSQL store.
+type pair struct {
+	t     testing.TB
+	r     *rand.Rand
+	bb    *store.DB
+	pg    *DB
+	feeds []babelfeed.Feed // as the bbolt store has them; same IDs in both
+	sent  map[string][]string
+	n     int
+	// Time spent searching each store.
+	tbb, tpg time.Duration
+}
+
+func newPair(t testing.TB, seed uint64, corpus map[string][]string) *pair {
+	t.Helper()
+	bb, err := store.Open(filepath.Join(t.TempDir(), "s.db"), store.Options{Indexer: search.Indexer()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { bb.Close() })
+	pg, err := Open(context.Background(), pgtest.DSN(t), Options{Indexer: search.Indexer()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pg.Close() })
+	p := &pair{t: t, r: rand.New(rand.NewPCG(seed, 7)), bb: bb, pg: pg, sent: map[string][]string{}}
+	for l, ss := range sentences {
+		p.sent[l] = append(p.sent[l], ss...)
+	}
+	for l, ss := range corpus {
+		p.sent[l] = append(p.sent[l], ss...)
+	}
+	cats := [][]string{{"Italiano"}, {"Italiano", "Tech"}, {"Deutsch"}, nil, {"Asia"}, {"World", "News"}}
+	var in []babelfeed.Feed
+	for i := range 8 {
+		in = append(in, babelfeed.Feed{URL: fmt.Sprintf("https://feed%d.example/rss", i), Category: cats[i%len(cats)]})
+	}
+	added, _, err := bb.AddFeeds(in, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	padded, _, err := pg.AddFeeds(in, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range added {
+		if added[i].ID != padded[i].ID {
+			t.Fatalf("feed %d: bbolt ID %d, PostgreSQL ID %d", i, added[i].ID, padded[i].ID)
+		}
+	}
+	p.feeds = added
+	return p
+}
+
+func (p *pair) sentence(lang string) string {
+	pool := p.sent[lang]
+	if lang == "und" || p.r.IntN(10) == 0 {
+		// A sentence of another language now and then.
+		pool = p.sent[searchLangs[p.r.IntN(len(searchLangs)-1)]]
+	}
+	return pool[p.r.IntN(len(pool))]
+}
+
+// item makes a random item; one in twelve repeats the URL of an earlier
+// one (a cross-feed duplicate when in another feed).
+func (p *pair) item(urls []string) babelfeed.Item {
+	r := p.r
+	p.n++
+	lang := searchLangs[r.IntN(len(searchLangs))]
+	it := babelfeed.Item{
+		Key:     fmt.Sprint("k", p.n),
+		URL:     fmt.Sprintf("https://news.example/%s/%d", lang, p.n),
+		Title:   p.sentence(lang),
+		Summary: p.sentence(lang),
+		Lang:    lang, ContentHash: fmt.Sprint(p.n),
+		// Hours: equal times (ID tie-breaks) are common.
+		Published: searchNow.Add(-time.Duration(r.IntN(500)) * time.Hour),
+	}
+	if r.IntN(3) == 0 {
+		it.Summary += " " + p.sentence(lang)
+	}
+	if r.IntN(4) == 0 {
+		it.Content = it.Summary + " " + p.sentence(lang) + " " + p.sentence(lang)
+	}
+	if r.IntN(5) == 0 {
+		it.Author = authors[r.IntN(len(authors))]
+	}
+	if r.IntN(10) == 0 {
+		it.Published, it.FirstSeen = time.Time{}, searchNow.Add(-time.Duration(r.IntN(500))*time.Hour-time.Duration(r.IntN(1e9)))
+	}
+	if len(urls) > 0 && r.IntN(12) == 0 {
+		it.URL = urls[r.IntN(len(urls))]
+	}
+	return it
+}
+
+// fill saves n random items into both stores, a fetch at a time.
+func (p *pair) fill(n int) {
+	p.t.Helper()
+	var urls []string
+	for n > 0 {
+		f := p.feeds[p.r.IntN(len(p.feeds))]
+		var batch []babelfeed.Item
+		for range min(n, 1+p.r.IntN(30)) {
+			it := p.item(urls)
+			urls = append(urls, it.URL)
+			batch = append(batch, it)
+		}
+		n -= len(batch)
+		p.save(f, batch)
+	}
+}
+
+func (p *pair) save(f babelfeed.Feed, batch []babelfeed.Item) {
+	p.t.Helper()
+	rb, err := p.bb.SaveFetch(f, batch)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	rp, err := p.pg.SaveFetch(f, batch)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	if fmt.Sprint(rb) != fmt.Sprint(rp) {
+		p.t.Fatalf("SaveFetch: bbolt %+v, PostgreSQL %+v", rb, rp)
+	}
+}
+
+// hitKeys renders a page for comparison.
+func hitKeys(pg search.Page) []string {
+	out := make([]string, len(pg.Hits))
+	for i, h := range pg.Hits {
+		out[i] = fmt.Sprintf("%d(%s)", h.Item.ID, h.Item.Lang)
+	}
+	return out
+}
+
+// compare runs req on both stores page by page and fails on the first
+// difference; between pages, arrive (if not nil) adds items to both.
+// It returns the number of pages and hits.
+func (p *pair) compare(q string, req search.Request, arrive func()) (pages, hits int) {
+	p.t.Helper()
+	ctx := context.Background()
+	what := fmt.Sprintf("%q sort %s limit %d all %v", q, req.Sort, req.Limit, req.AllDuplicates)
+	cb, cp := "", ""
+	for {
+		rb, rp := req, req
+		rb.Cursor, rp.Cursor = cb, cp
+		t0 := time.Now()
+		pb, errb := search.Search(ctx, p.bb, rb)
+		t1 := time.Now()
+		pp, errp := p.pg.Search(ctx, rp)
+		p.tbb += t1.Sub(t0)
+		p.tpg += time.Since(t1)
+		if (errb != nil) != (errp != nil) || (errb != nil && !sameKind(errb, errp)) {
+			p.t.Fatalf("%s page %d: bbolt error %v, PostgreSQL error %v", what, pages, errb, errp)
+		}
+		if errb != nil {
+			return pages, hits
+		}
+		kb, kp := hitKeys(pb), hitKeys(pp)
+		if strings.Join(kb, " ") != strings.Join(kp, " ") {
+			p.t.Fatalf("%s page %d:\nbbolt      %v\nPostgreSQL %v", what, pages, kb, kp)
+		}
+		for i := range pb.Hits {
+			if math.Abs(pb.Hits[i].Score-pp.Hits[i].Score) > 1e-9 {
+				p.t.Fatalf("%s page %d hit %d: score bbolt %v, PostgreSQL %v", what, pages, i, pb.Hits[i].Score, pp.Hits[i].Score)
+			}
+			if pb.Hits[i].Feed.ID != pp.Hits[i].Feed.ID || pb.Hits[i].Item.Title != pp.Hits[i].Item.Title {
+				p.t.Fatalf("%s page %d hit %d: item or feed differ", what, pages, i)
+			}
+		}
+		if pb.Indexed != pp.Indexed {
+			p.t.Fatalf("%s page %d: Indexed bbolt %v, PostgreSQL %v", what, pages, pb.Indexed, pp.Indexed)
+		}
+		pages++
+		hits += len(pb.Hits)
+		if (pb.Next == "") != (pp.Next == "") {
+			p.t.Fatalf("%s page %d: next bbolt %q, PostgreSQL %q", what, pages, pb.Next, pp.Next)
+		}
+		if pb.Next == "" {
+			return pages, hits
+		}
+		cb, cp = pb.Next, pp.Next
+		if arrive != nil {
+			arrive()
+		}
+	}
+}
+
+func sameKind(a, b error) bool {
+	for _, k := range []error{search.ErrCursor, search.ErrNoIndex} {
+		if errors.Is(a, k) != errors.Is(b, k) {
+			return false
+		}
+	}
+	return true
+}
+
+// handQueries are queries written by hand: stems and folding per language,
+// elisions, CJK, phrases, exclusions, fields, restrictions, OR, regexes.
+var handQueries = []string{
+	"", "lang:it", "lang:it,es", "-lang:en", "-lang:it -lang:de", "lang:und",
+	"informazione", "informazioni lang:it", "università", "universita", "l'università",
+	"citta", "Città", "governo OR gobierno", "prezzi -telefono", "\"nuova piazza\"",
+	"\"la città\"", "il", "la", "di lang:it", "Universität", "universitaten", "Häuser", "hauser", "strasse",
+	"die lang:de", "regierung -berlin", "university", "universities lang:en", "running", "runs OR phone",
+	"\"the price\"", "the", "informations", "l'université", "universite", "qu'il", "ete",
+	"gobierno", "universidades", "informações", "universidade", "университет", "новости",
+	"üniversite", "universite lang:tr", "İstanbul", "東京", "東", "京都", "大学", "東京タワー",
+	"东京大学", "新闻", "北京", "研究", "\"東京の大学\"",
+	"intitle:roma", "intitle:università", "author:rossi", "author:roma", "author:berlin", "roma",
+	"inurl:news", "inurl:it", "/Uni/", "/^[A-Z]/", "/(?i)rome/", "intitle:/Berlin/",
+	"feed:1", "feed:2 università", "feed:https://feed3.example/rss", "cat:Italiano", "cat:Italiano/Tech informazione",
+	"cat:Asia 大学", "since:100h", "until:200h", "since:300h until:100h", "since:100h until:300h",
+	"(roma OR berlin) -lang:de", "(informazione OR news) (prezzo OR price)", "-roma", "-roma -berlin lang:it",
+	"roma OR -berlin", "(lang:it roma) OR (lang:de berlin)", "(feed:1 OR cat:Asia) news", "-(since:100h)",
+	"(since:50h OR until:400h) phone", "-\"nuova piazza\" piazza", "intitle:\"la città\"",
+	"informazione informazione", "governo governi", "zzzzz", "zzzzz OR roma", "-zzzzz",
+}
+
+// randQuery builds a random query from the sentences' words.
+func (p *pair) randQuery() string {
+	r := p.r
+	word := func() string {
+		l := searchLangs[r.IntN(len(searchLangs)-1)]
+		s := sentences[l][r.IntN(len(sentences[l]))]
+		if l == "ja" || l == "zh" {
+			rs := []rune(s)
+			i := r.IntN(len(rs))
+			return string(rs[i:min(len(rs), i+1+r.IntN(3))])
+		}
+		w := strings.Fields(s)
+		return strings.Trim(w[r.IntN(len(w))], ":,.")
+	}
+	var term func(depth int) string
+	term = func(depth int) string {
+		switch k := r.IntN(22); {
+		case k < 8:
+			return word()
+		case k == 8:
+			return `"` + word() + " " + word() + `"`
+		case k == 9:
+			return "intitle:" + word()
+		case k == 10:
+			return "author:" + word()
+		case k == 11:
+			return "lang:" + searchLangs[r.IntN(len(searchLangs))]
+		case k == 12:
+			return "-lang:" + searchLangs[r.IntN(len(searchLangs))]
+		case k == 13:
+			return "/" + []string{"Uni", "^[A-Z]", "東京", "(?i)rome"}[r.IntN(4)] + "/"
+		case k == 14:
+			return fmt.Sprint("feed:", p.feeds[r.IntN(len(p.feeds))].ID)
+		case k == 15:
+			return "cat:" + []string{"Italiano", "Italiano/Tech", "Deutsch", "Asia", "World"}[r.IntN(5)]
+		case k == 16:
+			return fmt.Sprintf("since:%dh", r.IntN(500))
+		case k == 17:
+			return fmt.Sprintf("until:%dh", r.IntN(500))
+		case k == 18 && depth < 2:
+			return "(" + term(depth+1) + " OR " + term(depth+1) + ")"
+		case k == 19:
+			return "-" + word()
+		}
+		return word()
+	}
+	n := 1 + r.IntN(3)
+	parts := make([]string, n)
+	for i := range parts {
+		parts[i] = term(0)
+	}
+	return strings.Join(parts, " ")
+}
+
+func parseAt(t testing.TB, q string) query.Node {
+	t.Helper()
+	n, err := query.Parse(q, searchNow)
+	if err != nil {
+		t.Fatalf("parse %q: %v", q, err)
+	}
+	return n
+}
+
+// TestSearchEqualsBbolt saves the same items into a bbolt store and a
+// PostgreSQL store and compares every page of many queries, both sorts,
+// several page sizes, with and without duplicates.
+func TestSearchEqualsBbolt(t *testing.T) {
+	p := newPair(t, 1, corpusSentences(t, []string{"it", "de", "en", "fr", "es", "pt", "ru", "tr", "ja", "zh"}, 40))
+	t0 := time.Now()
+	p.fill(1200)
+	t.Logf("filled in %v", time.Since(t0))
+	queries := append([]string(nil), handQueries...)
+	for range 250 {
+		queries = append(queries, p.randQuery())
+	}
+	total, pages := 0, 0
+	for qi, q := range queries {
+		n, err := query.Parse(q, searchNow)
+		if err != nil {
+			continue // a random query may be malformed
+		}
+		for _, sort := range []search.Sort{search.Newest, search.Relevance} {
+			limits := []int{0, 7}
+			if qi%5 == 0 {
+				limits = append(limits, 1, 50)
+			}
+			for _, limit := range limits {
+				for _, all := range []bool{false, true} {
+					if all && qi%3 != 0 {
+						continue
+					}
+					pg, h := p.compare(q, search.Request{Query: n, Sort: sort, Limit: limit, AllDuplicates: all}, nil)
+					pages += pg
+					total += h
+				}
+			}
+		}
+	}
+	t.Logf("%d queries, %d pages, %d hits equal; searching took %v in bbolt, %v in PostgreSQL", len(queries), pages, total, p.tbb, p.tpg)
+	if total == 0 {
+		t.Fatal("no hits at all")
+	}
+}
