@@ -120,11 +120,16 @@ var migrateViews = [][]string{
 }
 
 // sameViews checks that every view of copy prints what it prints of orig.
+// The cursor of a next page is opaque and each engine spells its own, so
+// it is compared only between stores of one engine.
 func sameViews(t *testing.T, orig, copy string) {
 	t.Helper()
 	for _, view := range migrateViews {
 		want := mustRun(t, orig, view...)
 		got := mustRun(t, copy, view...)
+		if isPostgres(orig) != isPostgres(copy) {
+			want, got = withoutCursor(want), withoutCursor(got)
+		}
 		if got != want {
 			t.Errorf("babelfeed %s differs on the copy %s:\n got %.1500s\nwant %.1500s", strings.Join(view, " "), copy, got, want)
 		}
@@ -132,6 +137,16 @@ func sameViews(t *testing.T, orig, copy string) {
 			t.Errorf("babelfeed %s prints too little to compare: %q", strings.Join(view, " "), want)
 		}
 	}
+}
+
+func withoutCursor(out string) string {
+	var b strings.Builder
+	for line := range strings.Lines(out) {
+		if !strings.HasPrefix(line, "more: --cursor ") {
+			b.WriteString(line)
+		}
+	}
+	return b.String()
 }
 
 func TestMigrateBoltToBolt(t *testing.T) {
