@@ -146,14 +146,9 @@ func isPostgres(location string) bool {
 // (pollers and CLI alike), so there is no daemon socket to go through and
 // no lock to wait for.
 func openPostgres(dsn string) (store.Store, func(), error) {
-	db, err := postgres.Open(context.Background(), dsn, postgres.Options{Indexer: search.Indexer()})
+	s, err := postgres.Open(context.Background(), dsn, postgres.Options{Indexer: search.Indexer()})
 	if err != nil {
 		return nil, nil, err
-	}
-	s, ok := any(db).(store.Store)
-	if !ok {
-		db.Close()
-		return nil, nil, fmt.Errorf("open %s: this build's PostgreSQL store is incomplete", redactURL(dsn))
 	}
 	return s, func() { s.Close() }, nil
 }
