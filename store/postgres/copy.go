@@ -217,46 +217,12 @@ func (s *DB) importItems(ctx context.Context, tx pgx.Tx, items []*babelfeed.Item
 		return err
 	}
 	d := &dupIndex{url: map[string]dupRoot{}, title: map[titleKey]titleEntry{}, feedOf: feedOf}
-	n := len(items)
-	cols := struct {
-		id, feed, sortNS []int64
-		dup              []*int64
-		kid, hash, data  [][]byte
-		lang             []string
-		sortTime         []time.Time
-		published        []*time.Time
-		terms            []*string
-	}{}
+	var rows itemRows
 	for _, it := range items {
 		if !existing[it.FeedID] {
 			return fmt.Errorf("item %d: feed %d: %w", it.ID, it.FeedID, store.ErrNotFound)
 		}
-		a := s.argsOf(it, nil)
-		cols.id = append(cols.id, a.id)
-		cols.feed = append(cols.feed, a.feed)
-		cols.kid = append(cols.kid, a.keyID)
-		cols.lang = append(cols.lang, a.lang)
-		cols.sortNS = append(cols.sortNS, a.sortNS)
-		cols.sortTime = append(cols.sortTime, a.sortTime)
-		var pub *time.Time
-		if !it.Published.IsZero() {
-			p := it.Published
-			pub = &p
-		}
-		cols.published = append(cols.published, pub)
-		cols.hash = append(cols.hash, a.hash)
-		var dup *int64
-		if it.DuplicateOf != 0 {
-			v := int64(it.DuplicateOf)
-			dup = &v
-		}
-		cols.dup = append(cols.dup, dup)
-		cols.data = append(cols.data, a.data)
-		var terms *string
-		if v, ok := a.terms.(string); ok {
-			terms = &v
-		}
-		cols.terms = append(cols.terms, terms)
+		rows.add(s, it)
 
 		// The duplicate index: keys not known yet point at the original.
 		r := dupRoot{it.ID, it.FeedID}
@@ -269,17 +235,10 @@ func (s *DB) importItems(ctx context.Context, tx pgx.Tx, items []*babelfeed.Item
 		d.addKeys(keysOf(it), r)
 	}
 	b := &pgx.Batch{}
-	b.Queue(`INSERT INTO items (id, feed_id, key_id, lang, sort_ns, sort_time, published,
-			content_hash, duplicate_of, data, terms)
-		SELECT id, feed_id, key_id, lang, sort_ns, sort_time, published, content_hash, duplicate_of, data, terms::tsvector
-		FROM unnest($1::bigint[], $2::bigint[], $3::bytea[], $4::text[], $5::bigint[], $6::timestamptz[],
-			$7::timestamptz[], $8::bytea[], $9::bigint[], $10::bytea[], $11::text[])
-			AS u(id, feed_id, key_id, lang, sort_ns, sort_time, published, content_hash, duplicate_of, data, terms)`,
-		cols.id, cols.feed, cols.kid, cols.lang, cols.sortNS, cols.sortTime, cols.published,
-		cols.hash, cols.dup, cols.data, cols.terms)
+	rows.queue(b)
 	d.queueWrites(b)
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
-		return fmt.Errorf("insert %d items: %w", n, err)
+		return fmt.Errorf("insert %d items: %w", len(items), err)
 	}
 	return nil
 }

@@ -344,18 +344,65 @@ func (s *DB) argsOf(it *babelfeed.Item, buf []byte) itemArgs {
 	return a
 }
 
-const insertItemSQL = `INSERT INTO items (id, feed_id, key_id, lang, sort_ns, sort_time, published,
-	content_hash, duplicate_of, data, terms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::tsvector)`
+// itemRows are new item rows, column by column, inserted by one statement.
+type itemRows struct {
+	id, feed, sortNS []int64
+	dup              []*int64
+	kid, hash, data  [][]byte
+	lang             []string
+	sortTime         []time.Time
+	published        []*time.Time
+	terms            []*string
+}
+
+func (r *itemRows) add(s *DB, it *babelfeed.Item) {
+	a := s.argsOf(it, nil)
+	r.id = append(r.id, a.id)
+	r.feed = append(r.feed, a.feed)
+	r.kid = append(r.kid, a.keyID)
+	r.lang = append(r.lang, a.lang)
+	r.sortNS = append(r.sortNS, a.sortNS)
+	r.sortTime = append(r.sortTime, a.sortTime)
+	var pub *time.Time
+	if !it.Published.IsZero() {
+		p := it.Published
+		pub = &p
+	}
+	r.published = append(r.published, pub)
+	r.hash = append(r.hash, a.hash)
+	var dup *int64
+	if it.DuplicateOf != 0 {
+		v := int64(it.DuplicateOf)
+		dup = &v
+	}
+	r.dup = append(r.dup, dup)
+	r.data = append(r.data, a.data)
+	var terms *string
+	if v, ok := a.terms.(string); ok {
+		terms = &v
+	}
+	r.terms = append(r.terms, terms)
+}
+
+// queue queues the insert of the rows, if any.
+func (r *itemRows) queue(b *pgx.Batch) {
+	if len(r.id) == 0 {
+		return
+	}
+	b.Queue(`INSERT INTO items (id, feed_id, key_id, lang, sort_ns, sort_time, published,
+			content_hash, duplicate_of, data, terms)
+		SELECT id, feed_id, key_id, lang, sort_ns, sort_time, published, content_hash, duplicate_of, data, terms::tsvector
+		FROM unnest($1::bigint[], $2::bigint[], $3::bytea[], $4::text[], $5::bigint[], $6::timestamptz[],
+			$7::timestamptz[], $8::bytea[], $9::bigint[], $10::bytea[], $11::text[])
+			AS u(id, feed_id, key_id, lang, sort_ns, sort_time, published, content_hash, duplicate_of, data, terms)`,
+		r.id, r.feed, r.kid, r.lang, r.sortNS, r.sortTime, r.published, r.hash, r.dup, r.data, r.terms)
+}
 
 // updateItemSQL leaves duplicate_of alone: only inserts and the promotion
 // of duplicates (forgetDuplicates) decide it, and an update that read it
 // before a promotion must not undo the promotion.
 const updateItemSQL = `UPDATE items SET lang = $4, sort_ns = $5, sort_time = $6, published = $7,
 	content_hash = $8, data = $9, terms = $10::tsvector WHERE id = $1 AND feed_id = $2 AND key_id = $3`
-
-func (a itemArgs) insertValues() []any {
-	return []any{a.id, a.feed, a.keyID, a.lang, a.sortNS, a.sortTime, a.published, a.hash, a.dup, a.data, a.terms}
-}
 
 func (a itemArgs) updateValues() []any {
 	return []any{a.id, a.feed, a.keyID, a.lang, a.sortNS, a.sortTime, a.published, a.hash, a.data, a.terms}
@@ -611,7 +658,7 @@ func (s *DB) SaveFetch(f babelfeed.Feed, items []babelfeed.Item) (store.SaveResu
 
 		// Round trip 3: every write.
 		b = &pgx.Batch{}
-		var buf []byte
+		var inserts itemRows
 		wrote := false
 		for i := range prepared {
 			st := state[kids[i]]
@@ -619,14 +666,14 @@ func (s *DB) SaveFetch(f babelfeed.Feed, items []babelfeed.Item) (store.SaveResu
 				continue
 			}
 			st.write = false // once per key, in its last version
-			a := s.argsOf(st.item, buf[:0])
 			if st.insert {
-				b.Queue(insertItemSQL, a.insertValues()...)
+				inserts.add(s, st.item)
 			} else {
-				b.Queue(updateItemSQL, a.updateValues()...)
+				b.Queue(updateItemSQL, s.argsOf(st.item, nil).updateValues()...)
 			}
 			wrote = true
 		}
+		inserts.queue(b)
 		if wrote {
 			s.queueIndexState(b)
 		}
