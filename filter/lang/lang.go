@@ -5,9 +5,7 @@
 package lang
 
 import (
-	"errors"
 	"fmt"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -127,10 +125,10 @@ const (
 type Detector struct {
 	cfg     Config
 	enabled langSet
+	// high are the languages whose high-accuracy models short text may be
+	// re-scored with: those of HighAccuracy that lingua has n-gram models
+	// for.
 	high    langSet
-	// models holds the compact high-accuracy models of the high languages
-	// (nil for the others).
-	models  [numLanguages]*compactModels
 	weight  [numLanguages]float64 // base-rate prior per language
 	feed    feedPriorParams
 	groups  map[script]*group
@@ -147,8 +145,10 @@ type group struct {
 	lowNoKazakh lingua.LanguageDetector
 }
 
-// New builds a Detector and loads the models it needs (a few seconds for
-// the default configuration). Unknown language codes are an error.
+// New builds a Detector and loads the trigram models of its languages (a
+// second or two for all of them; models loaded before in this process are
+// shared). The compact high-accuracy models of a language are loaded the
+// first time a short text needs them, in ~0.1 s each. Unknown language codes are an error.
 func New(cfg Config) (*Detector, error) {
 	enabled, err := parseLanguages(cfg.Languages)
 	if err != nil {
@@ -205,7 +205,7 @@ func New(cfg Config) (*Detector, error) {
 		}
 		d.groups[sc] = g
 	}
-	if err := d.loadHigh(); err != nil {
+	if err := d.checkHigh(); err != nil {
 		return nil, fmt.Errorf("build language detector: %w", err)
 	}
 	return d, nil
@@ -218,36 +218,21 @@ func buildLow(langs []lingua.Language) lingua.LanguageDetector {
 		WithLowAccuracyMode().WithPreloadedLanguageModels().Build()
 }
 
-// loadHigh loads the compact high-accuracy models of the high languages
-// that need them, on all cores (models loaded before in this process are
-// shared, not loaded again).
-func (d *Detector) loadHigh() error {
-	var need []lingua.Language
+// checkHigh keeps the high-accuracy languages that have n-gram models
+// (not those decided by their script) and makes sure lingua's model files
+// are there: the models themselves are loaded when a short text first
+// needs them (see compactModelsOf).
+func (d *Detector) checkHigh() error {
 	for _, l := range d.high.list() {
 		if _, ok := soleLanguageScript(l); ok || l == lingua.Chinese || l == lingua.Japanese {
-			continue // decided by script; lingua has no n-gram models for it
+			d.high.remove(l)
+			continue
 		}
-		need = append(need, l)
+		if err := checkModelFiles(l); err != nil {
+			return err
+		}
 	}
-	errs := make([]error, len(need))
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), len(need)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var sc loadScratch
-			for i := range next {
-				d.models[need[i]], errs[i] = compactModelsOf(need[i], &sc)
-			}
-		}()
-	}
-	for i := range need {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	return errors.Join(errs...)
+	return nil
 }
 
 func soleLanguageScript(l lingua.Language) (script, bool) {
@@ -430,15 +415,22 @@ func (d *Detector) scoreShort(low lingua.LanguageDetector, s string) distributio
 		ranked = ranked[:k]
 	}
 	var cands []lingua.Language
+	var models []*compactModels
 	for _, c := range ranked {
-		if d.models[c.lang] != nil {
+		if !d.high.has(c.lang) {
+			continue
+		}
+		// An error (a model file that does not decode) leaves the language
+		// with its trigram score; New checked that the files are there.
+		if m, err := compactModelsOf(c.lang); err == nil {
 			cands = append(cands, c.lang)
+			models = append(models, m)
 		}
 	}
 	if len(cands) < 2 {
 		return dist
 	}
-	hv := compactDistribution(s, cands, &d.models)
+	hv := compactDistribution(s, cands, models)
 	if len(hv) == 0 {
 		return dist
 	}

@@ -16,7 +16,8 @@ const numLanguages = int(lingua.Unknown) + 1
 // langSet is a set of lingua languages, usable as a map key.
 type langSet [2]uint64
 
-func (s *langSet) add(l lingua.Language) { s[l/64] |= 1 << (l % 64) }
+func (s *langSet) add(l lingua.Language)    { s[l/64] |= 1 << (l % 64) }
+func (s *langSet) remove(l lingua.Language) { s[l/64] &^= 1 << (l % 64) }
 func (s langSet) has(l lingua.Language) bool {
 	return l >= 0 && int(l) < numLanguages && s[l/64]&(1<<(l%64)) != 0
 }

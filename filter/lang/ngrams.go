@@ -165,17 +165,29 @@ type modelCache struct {
 var compactCache modelCache
 
 // compactModelsOf returns l's compact models, loading them on first use
-// (with sc's buffers; nil for new ones). Languages lingua has no n-gram
-// models for (decided by script) get empty models.
-func compactModelsOf(l lingua.Language, sc *loadScratch) (*compactModels, error) {
+// (~0.1 s; callers wanting them at the same time wait for the one load).
+// Languages lingua has no n-gram models for (decided by script) get empty
+// models.
+func compactModelsOf(l lingua.Language) (*compactModels, error) {
 	c := &compactCache
 	c.once[l].Do(func() {
-		if sc == nil {
-			sc = &loadScratch{}
-		}
-		c.models[l], c.errs[l] = loadCompactModels(l, sc)
+		c.models[l], c.errs[l] = loadCompactModels(l, &loadScratch{})
 	})
 	return c.models[l], c.errs[l]
+}
+
+// checkModelFiles reports an error unless lingua's five model files of l
+// are where loadCompactModels reads them.
+func checkModelFiles(l lingua.Language) error {
+	for _, name := range orderNames {
+		path := "language-models/" + isoCode(l) + "/" + name + "s.pb.bin.zip"
+		f, err := linguaModelFiles.Open(path)
+		if err != nil {
+			return fmt.Errorf("lingua's high-accuracy models of %v: %w", l, err)
+		}
+		f.Close()
+	}
+	return nil
 }
 
 // loadScratch are the buffers of one model loader, reused from file to
@@ -446,16 +458,16 @@ func (m *compactModels) highAccuracyLog(g *textGrams) (float64, bool) {
 }
 
 // compactDistribution scores text with the compact high-accuracy models
-// of langs (models[l] must be loaded) and returns lingua's high-accuracy
+// of langs (models[i] are those of langs[i]) and returns lingua's high-accuracy
 // confidence values for them: the softmax of highAccuracyLog. Languages
 // the models know nothing of are left out.
-func compactDistribution(text string, langs []lingua.Language, models *[numLanguages]*compactModels) distribution {
+func compactDistribution(text string, langs []lingua.Language, models []*compactModels) distribution {
 	g := gramsOf(linguaWords(text))
 	var lps [numLanguages]float64
 	var scored []lingua.Language
 	best := math.Inf(-1)
-	for _, l := range langs {
-		if lp, ok := models[l].highAccuracyLog(g); ok {
+	for i, l := range langs {
+		if lp, ok := models[i].highAccuracyLog(g); ok {
 			lps[l] = lp
 			scored = append(scored, l)
 			best = max(best, lp)
