@@ -148,7 +148,7 @@ func (a *app) migrate(ctx context.Context, from, to string, batch int) (err erro
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
-	if err := dst.FinishImport(ctx); err != nil {
+	if err := a.finishImport(ctx, dst, bar != nil); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	if err := verifyCopy(dst, tally); err != nil {
@@ -159,6 +159,35 @@ func (a *app) migrate(ctx context.Context, from, to string, batch int) (err erro
 		tally.feeds, tally.items, langSummary(tally.langs), tally.rules, tally.saved, tally.dropped, tally.tombstones,
 		displayStore(from), displayStore(to), took.Round(time.Millisecond), float64(tally.items)/max(took.Seconds(), 1e-9))
 	return nil
+}
+
+// finishImport ends the import, which builds what is built once for all
+// items (the bbolt keyword index, the PostgreSQL counts), with a spinner
+// on a terminal.
+func (a *app) finishImport(ctx context.Context, dst store.Copier, spin bool) error {
+	if !spin {
+		return dst.FinishImport(ctx)
+	}
+	f := a.errOut.(*os.File)
+	bar := progressbar.NewOptions(-1,
+		progressbar.OptionSetWriter(f),
+		progressbar.OptionSetDescription("indexing"),
+		progressbar.OptionSpinnerType(14),
+		progressbar.OptionClearOnFinish(),
+	)
+	done := make(chan error, 1)
+	go func() { done <- dst.FinishImport(ctx) }()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-done:
+			_ = bar.Finish()
+			return err
+		case <-tick.C:
+			_ = bar.Add(1)
+		}
+	}
 }
 
 // openCopyStore opens either end of a copy: a bbolt file (the source
