@@ -15,16 +15,44 @@ import (
 // heap, so it can never be polled twice at once, and goes back with the
 // next poll time its outcome decided. All schedule state lives in the
 // store, so a restarted daemon carries on where the last one stopped.
+//
+// When the Poller's store is shared with other pollers (it implements
+// store.Coordinator: PostgreSQL), the daemon runs in shared mode instead
+// (see shared.go): it claims due feeds from the store under a lease rather
+// than keeping its own heap, and its per-host limits hold across every
+// poller of the store.
 type Daemon struct {
 	Poller *Poller
 	// OnOutcome, if set, is called after each poll (from worker goroutines).
 	OnOutcome func(Outcome)
 
+	// Shared mode only (ignored on a store of one process).
+	//
+	// Owner names this daemon in the store's leases and host slots; it
+	// must be unique among the pollers sharing the store. Empty: one is
+	// made from the host name, the process ID and random bits.
+	Owner string
+	// Lease is how long a claimed feed stays this daemon's before other
+	// pollers may take it over: after a crash, its feeds are polled again
+	// once it has passed. It must exceed the longest poll (the fetch
+	// timeout, then parsing and saving), because it is renewed when the
+	// request is about to start, not during the request. Zero: 2 minutes.
+	Lease time.Duration
+	// ClaimEvery bounds how long the daemon sleeps between looks at the
+	// store when nothing is due earlier, so that feeds other processes add
+	// or revive, and leases of crashed pollers, are seen within it. Zero:
+	// 2 seconds.
+	ClaimEvery time.Duration
+
 	mu      sync.Mutex
-	queue   schedule.Queue
+	queue   schedule.Queue // shared mode: only the feeds asked for by PollNow and PollWait
 	running map[uint64]bool
 	waiters map[uint64][]chan Outcome
 	wake    chan struct{}
+
+	// claimMu orders a worker's lease release with the claim loop's
+	// reading of what the store handed it (see runShared).
+	claimMu sync.Mutex
 }
 
 // NewDaemon returns a daemon around p.
@@ -35,10 +63,13 @@ func NewDaemon(p *Poller) *Daemon {
 // Schedule puts a feed in the queue (or moves it) at its stored next poll
 // time; gone feeds are taken out. Call it after importing or reviving feeds.
 func (d *Daemon) Schedule(f babelfeed.Feed) {
+	_, shared := d.coordinator()
 	d.mu.Lock()
 	if f.State == babelfeed.StateGone {
 		d.queue.Remove(f.ID)
-	} else if !d.running[f.ID] {
+	} else if !d.running[f.ID] && !shared {
+		// Shared mode reads the schedule from the store; its queue holds
+		// only feeds asked for now.
 		d.queue.Push(f.ID, f.NextPoll)
 	}
 	d.mu.Unlock()
@@ -126,6 +157,9 @@ func (d *Daemon) poke() {
 // returns, every fetch it started has finished or been cancelled, and
 // nothing is half written (each feed is saved in one transaction).
 func (d *Daemon) Run(ctx context.Context) error {
+	if co, ok := d.coordinator(); ok {
+		return d.runShared(ctx, co)
+	}
 	feeds, err := d.Poller.Store.Feeds()
 	if err != nil {
 		return fmt.Errorf("load schedule: %w", err)
