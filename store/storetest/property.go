@@ -29,6 +29,7 @@ func modelKey(feedID uint64, key string) string { return fmt.Sprint(feedID, "|",
 func testProperty(t *testing.T, open Opener) {
 	for seed := range uint64(3) {
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
+			t.Parallel()
 			propertyRun(t, open(t), seed)
 		})
 	}

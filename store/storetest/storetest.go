@@ -96,10 +96,15 @@ var tests = []test{
 	{"PropertyQueriesMatchBruteForce", testProperty},
 }
 
-// Run runs the suite, one subtest each, on stores open returns.
+// Run runs the suite, one subtest each, on stores open returns. The
+// subtests run in parallel (each has a store of its own): a server-backed
+// engine spends most of a test waiting for round trips.
 func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open) })
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tc.fn(t, open)
+		})
 	}
 }
 
