@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -303,16 +302,11 @@ func collectFeeds(rows pgx.Rows) ([]babelfeed.Feed, error) {
 		if err := rows.Scan(&id, &data, &items, &langs); err != nil {
 			return nil, err
 		}
-		var f babelfeed.Feed
-		if err := json.Unmarshal(data, &f); err != nil {
-			return nil, fmt.Errorf("decode feed %d: %w", id, err)
+		f, err := decodeFeed(data, items, langs)
+		if err != nil {
+			return nil, fmt.Errorf("feed %d: %w", id, err)
 		}
-		f.ID, f.Items, f.Languages = uint64(id), items, map[string]int{}
-		if len(langs) > 0 {
-			if err := json.Unmarshal(langs, &f.Languages); err != nil {
-				return nil, fmt.Errorf("decode language counts of feed %d: %w", id, err)
-			}
-		}
+		f.ID = uint64(id)
 		feeds = append(feeds, f)
 	}
 	return feeds, rows.Err()

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"sync"
@@ -39,31 +38,24 @@ type coordFeed struct {
 // order.
 func addCoordFeeds(t *testing.T, db *DB, specs []coordFeed) []uint64 {
 	t.Helper()
-	ctx := context.Background()
+	feeds := make([]babelfeed.Feed, len(specs))
+	for i := range specs {
+		feeds[i] = babelfeed.Feed{URL: fmt.Sprintf("http://h%d.example/feed/%d-%d", i%3, time.Now().UnixNano(), i)}
+	}
+	added, _, err := db.AddFeeds(feeds, false)
+	if err != nil || len(added) != len(specs) {
+		t.Fatalf("add feeds: %d added, %v", len(added), err)
+	}
 	ids := make([]uint64, len(specs))
-	for i, sp := range specs {
-		var id int64
-		if err := db.pool.QueryRow(ctx, `SELECT nextval('feeds_id_seq')`).Scan(&id); err != nil {
+	for i, f := range added {
+		f.NextPoll = specs[i].next
+		if specs[i].state != "" {
+			f.State = specs[i].state
+		}
+		if err := db.UpdateFeed(f); err != nil {
 			t.Fatal(err)
 		}
-		state := sp.state
-		if state == "" {
-			state = babelfeed.StateOK
-		}
-		f := babelfeed.Feed{ID: uint64(id), URL: fmt.Sprintf("http://h%d.example/feed/%d", i%3, i), State: state, NextPoll: sp.next}
-		data, err := json.Marshal(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var next any
-		if !sp.next.IsZero() {
-			next = sp.next
-		}
-		if _, err := db.pool.Exec(ctx, `INSERT INTO feeds (id, url, next_poll, state, data) VALUES ($1, $2, $3, $4, $5)`,
-			id, f.URL, next, string(state), data); err != nil {
-			t.Fatal(err)
-		}
-		ids[i] = uint64(id)
+		ids[i] = f.ID
 	}
 	return ids
 }
@@ -73,12 +65,7 @@ func addCoordFeeds(t *testing.T, db *DB, specs []coordFeed) []uint64 {
 func reschedule(t testing.TB, db *DB, f babelfeed.Feed, next time.Time) {
 	t.Helper()
 	f.NextPoll = next
-	data, err := json.Marshal(f)
-	if err != nil {
-		t.Error(err)
-		return
-	}
-	if _, err := db.pool.Exec(context.Background(), `UPDATE feeds SET next_poll = $2, data = $3 WHERE id = $1`, int64(f.ID), next, data); err != nil {
+	if err := db.UpdateFeed(f); err != nil {
 		t.Error(err)
 	}
 }
