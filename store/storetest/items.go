@@ -608,3 +608,44 @@ func testSaveFetchDefaults(t *testing.T, open Opener) {
 	}
 	consistent(t, s)
 }
+
+// testOddBytes: strings are stored as given, NUL bytes and invalid UTF-8
+// included (a JSON feed can carry "\u0000"; a broken one any byte), except
+// in language codes, which are refused with a NUL.
+func testOddBytes(t *testing.T, open Opener) {
+	s := open(t)
+	added, _, err := s.AddFeeds([]babelfeed.Feed{{URL: "https://one.example/", Title: "ti\x00tolo"}}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := added[0]
+	if g, err := s.Feed(f.ID); err != nil || g.Title != "ti\x00tolo" {
+		t.Errorf("feed title read back as %q, %v", g.Title, err)
+	}
+	odd := item("k\x00nul", "it", base, "ti\x00tle")
+	odd.Summary, odd.Author, odd.ContentHash = "bad \xff utf-8", "a\x00b", "h\x00"
+	odd.URL, odd.Categories = "https://one.example/\x00", []string{"\x00", "c\xfe"}
+	if res, err := s.SaveFetch(f, []babelfeed.Item{odd}); err != nil || res.Added != 1 {
+		t.Fatalf("SaveFetch of an item with odd bytes = %+v, %v", res, err)
+	}
+	got := query(t, s, babelfeed.Query{}, nil)
+	if len(got) != 1 {
+		t.Fatalf("%d items", len(got))
+	}
+	want := odd
+	want.ID, want.FeedID = got[0].ID, f.ID
+	if !itemsEqual(got[0], want) {
+		t.Errorf("item read back\n got %#v\nwant %#v", got[0], want)
+	}
+	if known, _ := s.Known(f.ID); known["k\x00nul"] != "h\x00" {
+		t.Errorf("Known = %q", known)
+	}
+	if res := save(t, s, f.ID, odd); res != (store.SaveResult{Unchanged: 1}) {
+		t.Errorf("resave = %+v, want 1 unchanged", res)
+	}
+	bad := item("b", "i\x00t", base, "b")
+	if _, err := s.SaveFetch(f, []babelfeed.Item{bad}); err == nil {
+		t.Error("SaveFetch accepted a language code with a NUL byte")
+	}
+	consistent(t, s)
+}

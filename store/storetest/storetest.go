@@ -67,6 +67,7 @@ var tests = []test{
 	{"ItemsOfUnknownFeedsAndLanguages", testItemsUnknown},
 	{"UpdateItemsRetags", testUpdateItems},
 	{"LongAndOddItemKeys", testLongAndOddKeys},
+	{"OddBytesInText", testOddBytes},
 	{"ItemFieldsRoundTrip", testItemRoundTrip},
 	{"ConcurrentReadersAndWriter", testConcurrent},
 	{"RecentTimes", testRecentTimes},
