@@ -202,9 +202,14 @@ func (s *DB) AddRule(r babelfeed.Rule) (stored babelfeed.Rule, added bool, err e
 			}
 		}
 		// Locking the version row makes the duplicate check and the
-		// insert one step for every process.
+		// insert one step for every process. The rules are read by the
+		// next statement, whose snapshot (read committed) comes after
+		// the lock: it sees a rule another process just added.
+		if _, err := tx.Exec(ctx, `SELECT version FROM rules_version FOR UPDATE`); err != nil {
+			return err
+		}
 		rows, err := tx.Query(ctx, `SELECT v.version, r.id, r.data, r.dropped, r.kept, r.timeouts
-			FROM (SELECT version FROM rules_version FOR UPDATE) v LEFT JOIN rules r ON true ORDER BY r.id`)
+			FROM rules_version v LEFT JOIN rules r ON true ORDER BY r.id`)
 		if err != nil {
 			return err
 		}

@@ -380,3 +380,49 @@ func TestRuleRecordsCopy(t *testing.T) {
 		t.Errorf("rules version %d after importing a drop record of version 7 without rules", v)
 	}
 }
+
+// Several processes adding the same rule at once store it once.
+func TestAddRuleConcurrent(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	var stores []*DB
+	for range 4 {
+		s, err := Open(context.Background(), dsn, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		stores = append(stores, s)
+	}
+	for round := range 5 {
+		var wg sync.WaitGroup
+		ids := make([]uint64, len(stores))
+		added := make([]bool, len(stores))
+		for i, s := range stores {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r, ok, err := s.AddRule(babelfeed.Rule{Action: babelfeed.RuleBlock, Query: fmt.Sprintf("parola%d", round)})
+				if err != nil {
+					t.Error(err)
+				}
+				ids[i], added[i] = r.ID, ok
+			}()
+		}
+		wg.Wait()
+		n := 0
+		for i := range stores {
+			if added[i] {
+				n++
+			}
+			if ids[i] != ids[0] {
+				t.Errorf("round %d: rule IDs %v", round, ids)
+			}
+		}
+		if n != 1 {
+			t.Errorf("round %d: added by %d processes", round, n)
+		}
+	}
+	if rules, _, _ := stores[0].Rules(); len(rules) != 5 {
+		t.Errorf("%d rules stored, want 5", len(rules))
+	}
+}
