@@ -35,6 +35,10 @@ type pollFlags struct {
 	// denyPrivate refuses feeds (and redirects) to loopback, private and
 	// link-local addresses, for shared deployments.
 	denyPrivate bool
+	// lease and pollerID configure a daemon on a shared (PostgreSQL)
+	// store: run only.
+	lease    time.Duration
+	pollerID string
 }
 
 func (pf *pollFlags) register(cmd *cobra.Command) {
@@ -66,6 +70,10 @@ func (pf *pollFlags) validate() error {
 		return fmt.Errorf("--host-gap must not be negative, got %s", pf.minGap)
 	case pf.maxItems < 1:
 		return fmt.Errorf("--max-items must be at least 1, got %d", pf.maxItems)
+	case pf.lease < 0:
+		return fmt.Errorf("--lease must not be negative, got %s", pf.lease)
+	case pf.lease > 0 && pf.lease <= pf.timeout:
+		return fmt.Errorf("--lease (%s) must be longer than --timeout (%s): a feed's lease must outlast its fetch, or another poller takes it over mid-fetch", pf.lease, pf.timeout)
 	}
 	if len(pf.langs) > 0 {
 		if err := lang.CheckLanguages(pf.langs); err != nil {

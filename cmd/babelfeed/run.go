@@ -46,6 +46,12 @@ store file can be open in one process only; compact needs it stopped. With
 hourly (see 'babelfeed prune'). A kill at any moment loses nothing that was
 stored: each feed's items are saved in one transaction.
 
+On a PostgreSQL store (--store postgres://…) any number of 'run' processes,
+on any machines, share the work: each due feed is claimed by one poller
+under a lease (--lease), per-host limits (--per-host, --host-gap) hold
+across all of them, and a crashed poller's feeds are taken over when its
+leases run out. Every other command opens the database directly.
+
 API: GET /api/items, /api/items/{id}, /api/feeds, /api/feeds/{id}, /api/stats,
 /api/export; POST /api/import, /api/poll[?feed=ID]; GET /healthz, /metrics.
 Feeds: GET /feeds/NAME.atom, /feeds/NAME.json (saved queries, see 'saved'),
@@ -69,6 +75,8 @@ Feeds: GET /feeds/NAME.atom, /feeds/NAME.json (saved queries, see 'saved'),
 		},
 	}
 	pf.register(cmd)
+	cmd.Flags().DurationVar(&pf.lease, "lease", 2*time.Minute, "PostgreSQL store: how long a feed this poller claimed stays its own; after a crash, other pollers take its feeds over once it has passed (must exceed --timeout)")
+	cmd.Flags().StringVar(&pf.pollerID, "poller-id", "", "PostgreSQL store: this poller's name in leases, unique among the pollers (default: host name, process ID, random)")
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:7070", "address of the HTTP API (empty: no HTTP API)")
 	cmd.Flags().StringVar(&token, "token", "", "bearer token required by the HTTP API (env BABELFEED_TOKEN); required beyond loopback")
 	cmd.Flags().StringVar(&logFormat, "log-format", "auto", "log format: text, json, or auto (text on a terminal, JSON otherwise)")
@@ -165,6 +173,7 @@ func (a *app) runDaemon(ctx context.Context, log *slog.Logger, pf pollFlags, lis
 		return err
 	}
 	d := poll.NewDaemon(p)
+	d.Lease, d.Owner = pf.lease, pf.pollerID
 	metrics := server.NewMetrics()
 	d.OnOutcome = func(o poll.Outcome) {
 		metrics.Observe(o)
