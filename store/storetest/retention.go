@@ -246,3 +246,71 @@ func testPruneRaces(t *testing.T, open Opener) {
 		}
 	}
 }
+
+// testPruneForgetsDuplicatesAndWords: removed items leave the duplicate
+// records and the keyword index; a duplicate whose original was pruned
+// is promoted, as when its original's feed is removed.
+func testPruneForgetsDuplicatesAndWords(t *testing.T, open Opener) {
+	s := open(t)
+	a := addFeed(t, s, "https://a.example/feed")
+	b := addFeed(t, s, "https://b.example/feed")
+	save(t, s, a.ID, feedDoc("a", 0, 30)...)
+	// The same stories in another feed, a little later: duplicates of
+	// feed a's, kept longer since feed b keeps more.
+	dup := feedDoc("a", 0, 30)
+	for i := range dup {
+		dup[i].Key += "-b"
+	}
+	save(t, s, b.ID, dup...)
+	// A third feed has the two oldest stories only: it keeps them, and
+	// they become originals when every earlier copy is pruned.
+	c := addFeed(t, s, "https://c.example/feed")
+	old := feedDoc("a", 0, 2)
+	for i := range old {
+		old[i].Key += "-c"
+	}
+	save(t, s, c.ID, old...)
+	groups, err := s.DuplicateGroups()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(groups) != 30 || len(groups[1]) != 2 {
+		t.Fatalf("%d duplicate groups before pruning, want 30, the first with 2 duplicates: %v", len(groups), groups[1])
+	}
+	if n := len(searchKeys(t, s, "title")); n != 62 {
+		t.Fatalf("search title finds %d items before pruning, want 62", n)
+	}
+	if _, err := s.Prune(context.Background(), store.Retention{MaxPerFeed: 4}, base); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(searchKeys(t, s, "title")); n != 10 {
+		t.Errorf("search title finds %d items after pruning to 4 a feed, want 10", n)
+	}
+	groups, err = s.DuplicateGroups()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for root, dups := range groups {
+		for _, id := range append(dups, root) {
+			if _, err := s.Item(id); err != nil {
+				t.Errorf("duplicate group %d names item %d: %v", root, id, err)
+			}
+		}
+	}
+	if len(groups) != 4 {
+		t.Errorf("%d duplicate groups after pruning, want the 4 whose items were kept in both feeds", len(groups))
+	}
+	for _, it := range query(t, s, babelfeed.Query{FeedIDs: []uint64{c.ID}}, nil) {
+		if it.DuplicateOf != 0 {
+			t.Errorf("item %s is a duplicate of item %d after every earlier copy was pruned, want an original", it.Key, it.DuplicateOf)
+		}
+	}
+	for _, it := range query(t, s, babelfeed.Query{}, nil) {
+		if it.DuplicateOf != 0 {
+			if _, err := s.Item(it.DuplicateOf); err != nil {
+				t.Errorf("item %s is a duplicate of item %d: %v", it.Key, it.DuplicateOf, err)
+			}
+		}
+	}
+	consistent(t, s)
+}

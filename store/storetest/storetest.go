@@ -84,6 +84,7 @@ var tests = []test{
 	{"PruneInBatches", testPruneInBatches},
 	{"TombstonesExpireWhenTheFeedDropsThem", testTombstonesExpire},
 	{"PruneRacesThePoller", testPruneRaces},
+	{"PruneForgetsDuplicatesAndWords", testPruneForgetsDuplicatesAndWords},
 
 	// Rules, drop records, saved queries.
 	{"RulesAddListRemove", testRulesAddListRemove},
