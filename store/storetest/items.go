@@ -649,3 +649,113 @@ func testOddBytes(t *testing.T, open Opener) {
 	}
 	consistent(t, s)
 }
+
+// testIDsFollowTheDocument: new items of one fetch get increasing IDs in
+// the document's order, so that equal times list the same way on every
+// engine; a key twice in one document is one item.
+func testIDsFollowTheDocument(t *testing.T, open Opener) {
+	s := open(t)
+	f := addFeed(t, s, "https://one.example/")
+	var doc []babelfeed.Item
+	for _, k := range []string{"m", "c", "x", "a", "q"} {
+		doc = append(doc, item(k, "it", base, k))
+	}
+	save(t, s, f.ID, doc...)
+	got := query(t, s, babelfeed.Query{}, nil)
+	if want := []string{"q", "a", "x", "c", "m"}; !slices.Equal(keys(got), want) {
+		t.Errorf("items of one time = %v, want %v (IDs in document order, listed highest first)", keys(got), want)
+	}
+	if !slices.IsSortedFunc(got, func(a, b babelfeed.Item) int { return int(b.ID) - int(a.ID) }) {
+		t.Errorf("IDs %v not descending", ids(got))
+	}
+	twice := []babelfeed.Item{item("d", "it", base, "first"), item("d", "de", base, "second")}
+	res, err := s.SaveFetch(f, twice)
+	if err != nil {
+		t.Fatalf("a key twice in one document: %v", err)
+	}
+	// Applied in order: added, then updated by the second copy.
+	if res != (store.SaveResult{Added: 1, Updated: 1}) {
+		t.Errorf("a key twice in one document: %+v, want 1 added 1 updated", res)
+	}
+	if n := len(feedKeys(t, s, f.ID)); n != 6 {
+		t.Errorf("%d items after a document with a key twice, want 6", n)
+	}
+	if got := query(t, s, babelfeed.Query{Langs: []string{"de"}}, nil); len(got) != 1 || got[0].Title != "second" {
+		t.Errorf("the key twice in one document is stored as %+v, want the second copy", got)
+	}
+	consistent(t, s)
+}
+
+// testUpdateItemsMovesTimesAndHashes: a retag may change more than the
+// language: a new time moves the item in every listing, a new hash is what
+// Known says; ID, FeedID and Key are refused.
+func testUpdateItemsMovesTimes(t *testing.T, open Opener) {
+	s := open(t)
+	f := addFeed(t, s, "https://one.example/")
+	g := addFeed(t, s, "https://two.example/")
+	save(t, s, f.ID, item("a", "it", base, "a"), item("b", "it", base.Add(time.Hour), "b"))
+	err := s.UpdateItems(context.Background(), func(it *babelfeed.Item) bool {
+		if it.Key != "a" {
+			return false
+		}
+		it.Published, it.ContentHash, it.Title = base.Add(2*time.Hour), "h:new", "nuovo"
+		return true
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := query(t, s, babelfeed.Query{Since: base.Add(90 * time.Minute)}, nil); !slices.Equal(keys(got), []string{"a"}) {
+		t.Errorf("after moving a: Since 1h30 = %v, want [a]", keys(got))
+	}
+	if got := query(t, s, babelfeed.Query{FeedIDs: []uint64{f.ID}, Langs: []string{"it"}}, nil); !slices.Equal(keys(got), []string{"a", "b"}) {
+		t.Errorf("after moving a: feed items = %v, want [a b]", keys(got))
+	}
+	if times, _ := s.RecentTimes(f.ID, 1); len(times) != 1 || !times[0].Equal(base.Add(2*time.Hour)) {
+		t.Errorf("RecentTimes after moving a = %v", times)
+	}
+	if known, _ := s.Known(f.ID); known["a"] != "h:new" {
+		t.Errorf("Known[a] = %q, want h:new", known["a"])
+	}
+	for name, change := range map[string]func(*babelfeed.Item){
+		"ID":     func(it *babelfeed.Item) { it.ID += 100 },
+		"FeedID": func(it *babelfeed.Item) { it.FeedID = g.ID },
+		"Key":    func(it *babelfeed.Item) { it.Key += "x" },
+	} {
+		err := s.UpdateItems(context.Background(), func(it *babelfeed.Item) bool {
+			change(it)
+			return true
+		}, nil)
+		if err == nil {
+			t.Errorf("UpdateItems let fn change an item's %s", name)
+		}
+	}
+	consistent(t, s)
+}
+
+// testQueryEdges: a category of no folders selects everything, repeated
+// feeds and languages list an item once, RecentTimes of 0 is empty.
+func testQueryEdges(t *testing.T, open Opener) {
+	s := open(t)
+	f := addFeed(t, s, "https://one.example/", "Italiano")
+	g := addFeed(t, s, "https://two.example/")
+	save(t, s, f.ID, item("a", "it", base, "a"))
+	save(t, s, g.ID, item("b", "de", base.Add(time.Minute), "b"))
+	for _, cat := range []string{"/", " ", "//"} {
+		if got := query(t, s, babelfeed.Query{Category: cat}, nil); !slices.Equal(keys(got), []string{"b", "a"}) {
+			t.Errorf("Category %q = %v, want every item [b a]", cat, keys(got))
+		}
+	}
+	q := babelfeed.Query{FeedIDs: []uint64{f.ID, g.ID, f.ID}, Langs: []string{"it", "de", "it"}}
+	if got := query(t, s, q, nil); !slices.Equal(keys(got), []string{"b", "a"}) {
+		t.Errorf("repeated feeds and languages = %v, want [b a]", keys(got))
+	}
+	if got := query(t, s, babelfeed.Query{Since: base, Until: base}, nil); len(got) != 0 {
+		t.Errorf("Since = Until = %v, want nothing", keys(got))
+	}
+	if got := query(t, s, babelfeed.Query{Since: base, Until: base.Add(time.Nanosecond)}, nil); !slices.Equal(keys(got), []string{"a"}) {
+		t.Errorf("a range of one nanosecond = %v, want [a]", keys(got))
+	}
+	if times, err := s.RecentTimes(f.ID, 0); err != nil || len(times) != 0 {
+		t.Errorf("RecentTimes(0) = %v, %v", times, err)
+	}
+}
