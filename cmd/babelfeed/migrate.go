@@ -36,7 +36,7 @@ func (a *app) migrateCmd() *cobra.Command {
 	var from, to string
 	var batch int
 	cmd := &cobra.Command{
-		Use:   "migrate --from STORE --to STORE",
+		Use:   "migrate [--from STORE] --to STORE",
 		Short: "Copy a whole store, IDs included, between bbolt files and PostgreSQL",
 		Long: `Migrate copies everything a store holds into an empty one: feeds with their
 fetch state, items (IDs kept, so links and cursors stay valid), rules with
@@ -47,6 +47,8 @@ so it moves a store to PostgreSQL for several pollers, and back.
   babelfeed migrate --from ~/.local/share/babelfeed/babelfeed.db \
       --to postgres://babelfeed:secret@db.example/babelfeed
 
+Without --from it copies the store --store names (or the default one).
+
 The destination is indexed as it is written (keyword index, duplicates) and
 must be empty: a bbolt file that does not exist yet, or a database without
 feeds, items, rules or saved queries. A bbolt source is opened read-only;
@@ -54,8 +56,14 @@ stop 'babelfeed run' on it first. At the end the feeds and the items per
 language of the destination are counted against what was read.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if from == "" || to == "" {
-				return errors.New("migrate needs --from and --to (bbolt file paths or postgres:// URLs)")
+			if to == "" {
+				return errors.New("migrate needs --to: a bbolt file path or a postgres:// URL")
+			}
+			if from == "" {
+				var err error
+				if from, err = a.storePath(); err != nil {
+					return err
+				}
 			}
 			if from == to {
 				return errors.New("migrate: --from and --to name the same store")
@@ -66,7 +74,7 @@ language of the destination are counted against what was read.`,
 			return a.migrate(cmd.Context(), from, to, batch)
 		},
 	}
-	cmd.Flags().StringVar(&from, "from", "", "the store to copy: a bbolt file or a postgres:// URL")
+	cmd.Flags().StringVar(&from, "from", "", "the store to copy: a bbolt file or a postgres:// URL (default: the store of --store)")
 	cmd.Flags().StringVar(&to, "to", "", "the empty store to copy into: a bbolt file (created) or a postgres:// URL")
 	cmd.Flags().IntVar(&batch, "batch", defaultMigrateBatch, "records written per transaction")
 	return cmd

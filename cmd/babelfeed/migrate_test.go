@@ -198,7 +198,7 @@ func TestMigrateBoltPostgresBolt(t *testing.T) {
 	}
 	sameViews(t, src, dsn)
 	back := filepath.Join(dir, "back.db")
-	mustRun(t, src, "migrate", "--from", dsn, "--to", back)
+	mustRun(t, dsn, "migrate", "--to", back) // --from is the store of --store
 	sameViews(t, src, back)
 	if out := mustRun(t, back, "check"); !strings.Contains(out, "ok: no problems found") {
 		t.Errorf("check of the copy: %s", out)
