@@ -759,3 +759,100 @@ func testQueryEdges(t *testing.T, open Opener) {
 		t.Errorf("RecentTimes(0) = %v, %v", times, err)
 	}
 }
+
+// testConcurrentWriters: several pollers (goroutines here, processes on a
+// shared engine) write at once: the same document of one feed, the same
+// story in several feeds, the same new subscription, a feed removed while
+// it is saved. Every key is stored once, every story has one original, and
+// the counts hold.
+func testConcurrentWriters(t *testing.T, open Opener) {
+	s := open(t)
+	f := addFeed(t, s, "https://one.example/")
+	const writers = 4
+	var stories []babelfeed.Feed
+	for i := range writers {
+		stories = append(stories, addFeed(t, s, fmt.Sprintf("https://story%d.example/", i)))
+	}
+	doomed := addFeed(t, s, "https://doomed.example/")
+	save(t, s, doomed.ID, feedDoc("d", 0, 20)...)
+
+	var wg sync.WaitGroup
+	added := make([]int, writers)
+	subscribed := make([][]babelfeed.Feed, writers)
+	for w := range writers {
+		wg.Go(func() {
+			doc := feedDoc("k", 0, 40)
+			doc = append(doc, item(fmt.Sprint("own", w), "de", base, fmt.Sprint("own ", w)))
+			res, err := s.SaveFetch(f, doc)
+			if err != nil {
+				t.Errorf("writer %d: %v", w, err)
+				return
+			}
+			added[w] = res.Added
+			it := story("s", "https://wire.example/2025/the-story", "The same wire story in every feed at once", base.Add(time.Duration(w)*time.Minute))
+			if _, err := s.SaveFetch(stories[w], []babelfeed.Item{it}); err != nil {
+				t.Errorf("writer %d: story: %v", w, err)
+			}
+			a, _, err := s.AddFeeds([]babelfeed.Feed{{URL: "https://same.example/rss"}}, false)
+			if err != nil {
+				t.Errorf("writer %d: AddFeeds: %v", w, err)
+			}
+			subscribed[w] = a
+		})
+	}
+	wg.Go(func() {
+		if err := s.RemoveFeed(doomed.ID); err != nil {
+			t.Errorf("RemoveFeed: %v", err)
+		}
+	})
+	wg.Go(func() {
+		// Saved before the removal or refused after it.
+		if _, err := s.SaveFetch(doomed, feedDoc("d", 10, 30)); err != nil && !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("SaveFetch of a feed being removed: %v", err)
+		}
+	})
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	total := 0
+	for _, n := range added {
+		total += n
+	}
+	if total != 40+writers {
+		t.Errorf("the writers added %v items, %d in all; want 40 shared and %d own: %d", added, total, writers, 40+writers)
+	}
+	if got := feedKeys(t, s, f.ID); len(got) != 40+writers {
+		t.Errorf("feed has %d items, want %d", len(got), 40+writers)
+	}
+	nsub := 0
+	for _, a := range subscribed {
+		nsub += len(a)
+	}
+	if nsub != 1 {
+		t.Errorf("the same URL subscribed %d times at once, want once", nsub)
+	}
+	var originals, dups int
+	var root uint64
+	for _, it := range query(t, s, babelfeed.Query{Langs: []string{"it"}}, func(it *babelfeed.Item) bool { return it.Key == "s" }) {
+		if it.DuplicateOf == 0 {
+			originals++
+			root = it.ID
+		} else {
+			dups++
+		}
+	}
+	if originals != 1 || dups != writers-1 {
+		t.Errorf("the story saved by %d feeds at once: %d originals, %d duplicates; want 1 and %d", writers, originals, dups, writers-1)
+	}
+	if groups, _ := s.DuplicateGroups(); len(groups) != 1 || len(groups[root]) != writers-1 {
+		t.Errorf("DuplicateGroups = %v, want %d duplicates of %d", groups, writers-1, root)
+	}
+	if _, err := s.Feed(doomed.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the removed feed: %v, want ErrNotFound", err)
+	}
+	if got := query(t, s, babelfeed.Query{FeedIDs: []uint64{doomed.ID}}, nil); len(got) != 0 {
+		t.Errorf("%d items of the removed feed left", len(got))
+	}
+	consistent(t, s)
+}

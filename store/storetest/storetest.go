@@ -73,6 +73,7 @@ var tests = []test{
 	{"OddBytesInText", testOddBytes},
 	{"ItemFieldsRoundTrip", testItemRoundTrip},
 	{"ConcurrentReadersAndWriter", testConcurrent},
+	{"ConcurrentWriters", testConcurrentWriters},
 	{"RecentTimes", testRecentTimes},
 	{"StatsAndCheckOnACleanStore", testStatsAndCheck},
 
