@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -203,8 +204,55 @@ func TestMigrateBoltPostgresBolt(t *testing.T) {
 	if out := mustRun(t, back, "check"); !strings.Contains(out, "ok: no problems found") {
 		t.Errorf("check of the copy: %s", out)
 	}
+	// Record for record, what went to PostgreSQL and came back is what
+	// left: feeds, items, rules and their version, saved queries, drop
+	// records and tombstones.
+	want, got := exportRecords(t, src), exportRecords(t, back)
+	if len(got) != len(want) {
+		t.Errorf("%d records came back, %d left", len(got), len(want))
+	}
+	for i := range min(len(got), len(want)) {
+		if !reflect.DeepEqual(got[i], want[i]) {
+			t.Errorf("record %d came back as\n%s\nleft as\n%s", i, recordString(got[i]), recordString(want[i]))
+		}
+	}
 	// The PostgreSQL store now holds feeds: a second copy is refused.
 	if _, err := runCLI(t, src, "migrate", "--from", src, "--to", dsn); err == nil || !strings.Contains(err.Error(), "not empty") {
 		t.Errorf("migrating into a database with feeds: %v", err)
 	}
+}
+
+func exportRecords(t *testing.T, path string) []store.Record {
+	t.Helper()
+	s, err := store.Open(path, store.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var recs []store.Record
+	if err := s.Export(context.Background(), func(r store.Record) error {
+		recs = append(recs, r)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return recs
+}
+
+func recordString(r store.Record) string {
+	switch {
+	case r.Feed != nil:
+		return fmt.Sprintf("feed %+v", *r.Feed)
+	case r.Item != nil:
+		return fmt.Sprintf("item %+v", *r.Item)
+	case r.Rule != nil:
+		return fmt.Sprintf("rule %+v (version %d)", *r.Rule, r.RulesVersion)
+	case r.Saved != nil:
+		return fmt.Sprintf("saved query %+v", *r.Saved)
+	case r.Dropped != nil:
+		return fmt.Sprintf("drop record %+v", *r.Dropped)
+	case r.Tombstone != nil:
+		return fmt.Sprintf("tombstone %+v", *r.Tombstone)
+	}
+	return "empty record"
 }
