@@ -114,6 +114,7 @@ func TestTermsVectorRoundTrips(t *testing.T) {
 		{Text: "l'italia", Freq: 9},             // a repeat: the first wins
 		{Text: "bad\xffutf8", Freq: 1},          // not text
 		{Text: "with space:and colon", Freq: 1}, // one lexeme all the same
+		{Text: "roma", Freq: 3, Title: true, Author: true},
 	}
 	vec := termsVectorOf(terms)
 	rows, err := s.pool.Query(ctx, `SELECT lexeme, coalesce(array_length(positions, 1), 0), weights
@@ -145,6 +146,7 @@ func TestTermsVectorRoundTrips(t *testing.T) {
 		"città":                {1, []string{"A"}},
 		"many":                 {maxTermPositions, []string{"D"}},
 		"with space:and colon": {1, []string{"D"}},
+		"roma":                 {3, []string{"A", "B"}},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("lexemes of %q:\n got %v\nwant %v", vec, got, want)

@@ -258,9 +258,10 @@ const maxPosition = 16383
 
 // termsVector returns items.terms of it as a tsvector literal, analysed by
 // the store's Indexer (the same analysis as the bbolt keyword index): each
-// distinct valid term a lexeme, its frequency as that many positions (at
-// most 255), weighted A when it occurs in the title, B in the author field,
-// D otherwise. Positions run on across terms: they carry frequencies, not
+// distinct valid term a lexeme, its frequency as that many consecutive
+// positions (at most 255), weighted A when it occurs in the title, B in the
+// author field (a term in both: its first position A, the others B), D
+// otherwise. Positions run on across terms: they carry frequencies, not
 // word order. ok is false when the store has no Indexer (terms is NULL).
 func (s *DB) termsVector(it *babelfeed.Item) (vec string, ok bool) {
 	if s.indexer == nil {
@@ -280,12 +281,17 @@ func termsVectorOf(terms []store.Term) string {
 			continue
 		}
 		seen[t.Text] = true
-		weight := ""
+		// A title term is weighted A, an author term B; a term in both
+		// has its first position A and the others B, so that a search
+		// finds it by either field (a weight is per position).
+		weight, rest := "", ""
 		switch {
+		case t.Title && t.Author:
+			weight, rest = "A", "B"
 		case t.Title:
-			weight = "A"
+			weight, rest = "A", "A"
 		case t.Author:
-			weight = "B"
+			weight, rest = "B", "B"
 		}
 		if b.Len() > 0 {
 			b.WriteByte(' ')
@@ -305,6 +311,7 @@ func termsVectorOf(terms []store.Term) string {
 		for n := range min(max(t.Freq, 1), maxTermPositions) {
 			if n > 0 {
 				b.WriteByte(',')
+				weight = rest
 			}
 			pos = min(pos+1, maxPosition)
 			b.WriteString(strconv.Itoa(pos))
