@@ -25,6 +25,9 @@ type Options struct {
 	Feeds        int // number of feeds; at least 1
 	Hosts        int // feeds are dealt round-robin over this many hosts; at least 1
 	ItemsPerFeed int // items in each feed; 0 means 3
+	// Delay is how long each response takes, so that requests overlap as
+	// they do against real servers.
+	Delay time.Duration
 }
 
 // Farm is a running set of hosts serving feeds.
@@ -112,6 +115,13 @@ func (f *Farm) serve(host int, w http.ResponseWriter, r *http.Request) {
 	f.requests.Add(1)
 	f.perFeed[id].Add(1)
 	f.first[id].CompareAndSwap(0, time.Now().UnixNano())
+	if f.opts.Delay > 0 {
+		select {
+		case <-time.After(f.opts.Delay):
+		case <-r.Context().Done():
+			return
+		}
+	}
 	etag := `"farm-` + strconv.Itoa(id) + `"`
 	if r.Header.Get("If-None-Match") == etag {
 		w.WriteHeader(http.StatusNotModified)
@@ -123,15 +133,16 @@ func (f *Farm) serve(host int, w http.ResponseWriter, r *http.Request) {
 }
 
 // document is feed id's RSS: items in one of several languages (sentences
-// written for this farm), with GUIDs unique across the farm.
+// written for this farm), with titles, links and GUIDs unique across the
+// farm, so that no two are the same story.
 func (f *Farm) document(id int) []byte {
 	l := languages[id%len(languages)]
 	var b bytes.Buffer
 	fmt.Fprintf(&b, `<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>farm %d</title><link>http://farm.example/%d</link><language>%s</language>`, id, id, l.code)
 	for i := range f.opts.ItemsPerFeed {
 		s := l.sentences[(id+i)%len(l.sentences)]
-		fmt.Fprintf(&b, `<item><title>%s %d</title><link>http://farm.example/%d/%d</link><guid>urn:feedfarm:%d:%d</guid><pubDate>%s</pubDate><description>%s %s</description></item>`,
-			s.title, i+1, id, i, id, i, time.Date(2026, 11, 20, 8, i%60, id%60, 0, time.UTC).Format(time.RFC1123Z), s.body, l.sentences[(id+i+1)%len(l.sentences)].body)
+		fmt.Fprintf(&b, `<item><title>%s (%d.%d)</title><link>http://farm.example/%d/%d</link><guid>urn:feedfarm:%d:%d</guid><pubDate>%s</pubDate><description>%s %s</description></item>`,
+			s.title, id, i+1, id, i, id, i, time.Date(2026, 11, 20, 8, i%60, id%60, 0, time.UTC).Format(time.RFC1123Z), s.body, l.sentences[(id+i+1)%len(l.sentences)].body)
 	}
 	b.WriteString(`</channel></rss>`)
 	return b.Bytes()
