@@ -451,3 +451,50 @@ func TestUpdateItemsProgressInBatches(t *testing.T) {
 	}
 	checkConsistency(t, s)
 }
+
+func ids(items []babelfeed.Item) []uint64 {
+	out := make([]uint64, len(items))
+	for i, it := range items {
+		out[i] = it.ID
+	}
+	return out
+}
+
+// TestPlanPicksTheNarrowestIndex: Items scans the index with the fewest
+// entries to look at, by the feeds' counts. (The conformance suite's
+// property test checks the answers of every plan against a model.)
+func TestPlanPicksTheNarrowestIndex(t *testing.T) {
+	feeds := []babelfeed.Feed{
+		{ID: 1, Items: 100, Languages: map[string]int{"it": 90, "de": 10}, Category: []string{"Big"}},
+		{ID: 2, Items: 10, Languages: map[string]int{"it": 10}, Category: []string{"Small", "Tech"}},
+	}
+	for _, c := range []struct {
+		q    babelfeed.Query
+		want indexKind
+	}{
+		{babelfeed.Query{}, byTime},
+		{babelfeed.Query{Since: base, Limit: 3}, byTime},
+		{babelfeed.Query{Langs: []string{"de"}}, byLang},
+		{babelfeed.Query{Langs: []string{"it", "de"}}, byLang}, // a tie goes to the language index
+		{babelfeed.Query{FeedIDs: []uint64{2}}, byFeed},
+		{babelfeed.Query{Category: "small"}, byFeed},
+		{babelfeed.Query{FeedIDs: []uint64{1, 2}}, byTime},
+		{babelfeed.Query{Langs: []string{"it"}, FeedIDs: []uint64{2}}, byFeed},
+		{babelfeed.Query{Langs: []string{"de"}, FeedIDs: []uint64{1}}, byLang},
+	} {
+		p := planFor(c.q, feeds)
+		if p == nil || p.kind != c.want {
+			t.Errorf("plan of %+v: %+v, want kind %d", c.q, p, c.want)
+		}
+	}
+	for _, q := range []babelfeed.Query{
+		{Category: "Nowhere"},
+		{FeedIDs: []uint64{3}},
+		{Since: base, Until: base},
+		{Since: base.Add(time.Second), Until: base},
+	} {
+		if p := planFor(q, feeds); p != nil {
+			t.Errorf("plan of %+v: %+v, want none (nothing can match)", q, p)
+		}
+	}
+}
