@@ -593,3 +593,99 @@ func TestExportImportRoundTrip(t *testing.T) {
 		t.Errorf("index state of the copy: %+v", st)
 	}
 }
+
+// TestConcurrentAddFeeds has pollers subscribe to overlapping lists at
+// once: every URL becomes one feed, and each call's answer is complete.
+func TestConcurrentAddFeeds(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	var stores []*DB
+	for range 3 {
+		stores = append(stores, openTest(t, dsn, nil))
+	}
+	var wg sync.WaitGroup
+	for i, s := range stores {
+		wg.Go(func() {
+			var feeds []babelfeed.Feed
+			for n := range 40 {
+				feeds = append(feeds, babelfeed.Feed{URL: fmt.Sprintf("https://feed%d.example/rss", (n+i*10)%60)})
+			}
+			added, existing, err := s.AddFeeds(feeds, false)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if len(added)+len(existing) != 40 {
+				t.Errorf("poller %d: %d added, %d existing", i, len(added), len(existing))
+			}
+			for _, f := range append(added, existing...) {
+				if f.ID == 0 {
+					t.Errorf("poller %d: feed %s without ID", i, f.URL)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	feeds, err := stores[0].Feeds()
+	if err != nil {
+		t.Fatal(err)
+	}
+	urls := map[string]bool{}
+	for _, f := range feeds {
+		if urls[f.URL] {
+			t.Errorf("%s subscribed twice", f.URL)
+		}
+		urls[f.URL] = true
+	}
+	if len(urls) != 60 {
+		t.Errorf("%d feeds, want 60", len(urls))
+	}
+}
+
+// TestRemoveFeedWhileAnotherSaves removes the feed of the originals while
+// the feed of their duplicates is being saved: every surviving story ends
+// with exactly one original.
+func TestRemoveFeedWhileAnotherSaves(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	a := openTest(t, dsn, nil)
+	b := openTest(t, dsn, nil)
+	fa := addFeed(t, a, "https://a.example/")
+	fb := addFeed(t, a, "https://b.example/")
+	story := func(f babelfeed.Feed, n int) babelfeed.Item {
+		it := item(fmt.Sprintf("%d-%d", f.ID, n), "en", base.Add(time.Duration(n)*time.Hour), fmt.Sprintf("The same long story number %d", n))
+		it.URL = fmt.Sprintf("https://news.example/%d", n)
+		return it
+	}
+	var first []babelfeed.Item
+	for n := range 20 {
+		first = append(first, story(fa, n))
+	}
+	if _, err := a.SaveFetch(fa, first); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for n := range 40 {
+			if _, err := b.SaveFetch(fb, []babelfeed.Item{story(fb, n)}); err != nil {
+				t.Error(err)
+			}
+		}
+	})
+	wg.Go(func() {
+		if err := a.RemoveFeed(fa.ID); err != nil {
+			t.Error(err)
+		}
+	})
+	wg.Wait()
+	got := listAll(t, a, babelfeed.Query{})
+	if len(got) != 40 {
+		t.Fatalf("%d items left, want 40", len(got))
+	}
+	for _, it := range got {
+		if it.DuplicateOf != 0 {
+			t.Errorf("item %s is a duplicate of %d, whose feed is gone", it.Key, it.DuplicateOf)
+		}
+	}
+	if g, err := a.DuplicateGroups(); err != nil || len(g) != 0 {
+		t.Errorf("duplicate groups %v, %v", g, err)
+	}
+}
