@@ -41,3 +41,8 @@ func TestPostgresDaemonsCycles(t *testing.T) {
 func TestPostgresDaemonsCrash(t *testing.T) {
 	testSharedCrash(t, postgresPollers(t, 3), 4, 50)
 }
+
+// The gap between requests to a host holds across daemons on PostgreSQL.
+func TestPostgresDaemonsGap(t *testing.T) {
+	testSharedGap(t, postgresPollers(t, 3))
+}

@@ -578,6 +578,54 @@ func testSharedCrash(t *testing.T, pollers []sharedPoller, hosts, feedsPerHost i
 		held, killedAt, victimSaved, takenOver, finished.Round(time.Millisecond), cfg.lease, shares)
 }
 
+// testSharedGap runs a daemon per poller on feeds of one host and checks
+// that the request starts, across all daemons, are MinHostGap apart (with
+// the loose bound of TestMinHostGap: the store spaces the moments it lets
+// requests go, the fetches start a few instructions later).
+func testSharedGap(t *testing.T, pollers []sharedPoller) {
+	const gap = 100 * time.Millisecond
+	cfg := sharedConfig{interval: time.Hour, lease: time.Minute, perHost: 2, gap: gap}
+	_, urls := newFarm(t, 1, 8, 0)
+	addFeeds(t, pollers[0].store, urls)
+	var mu sync.Mutex
+	var starts []time.Time
+	who := map[int]bool{}
+	note := func(w int, _ string) {
+		mu.Lock()
+		starts = append(starts, time.Now())
+		who[w] = true
+		mu.Unlock()
+	}
+	var daemons []*Daemon
+	for i, sp := range pollers {
+		daemons = append(daemons, sharedDaemon(sp.store, cfg, i, note))
+	}
+	stop := runDaemons(t, daemons...)
+	deadline := time.Now().Add(safety)
+	for {
+		mu.Lock()
+		n := len(starts)
+		mu.Unlock()
+		if n >= len(urls) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d feeds fetched", n, len(urls))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	stop()
+	mu.Lock()
+	defer mu.Unlock()
+	slices.SortFunc(starts, time.Time.Compare)
+	for i := 1; i < len(starts); i++ {
+		if d := starts[i].Sub(starts[i-1]); d < gap*3/4 {
+			t.Errorf("requests %d and %d started %s apart, MinHostGap is %s", i-1, i, d, gap)
+		}
+	}
+	t.Logf("%d requests by %d daemons", len(starts), len(who))
+}
+
 // runDaemons runs daemons and returns a function that stops them all at
 // once (one stopping first would leave its cancelled fetches to the
 // others, to be fetched again at once: right, but not what a test of one
@@ -653,6 +701,11 @@ func TestSharedDaemonsCycles(t *testing.T) {
 // leases run out.
 func TestSharedDaemonsCrash(t *testing.T) {
 	testSharedCrash(t, memPollers(t, 3), 4, 25)
+}
+
+// The gap between requests to a host holds across daemons.
+func TestSharedDaemonsGap(t *testing.T) {
+	testSharedGap(t, memPollers(t, 3))
 }
 
 // PollWait on a shared store polls the feeds asked for, due or not, waits
