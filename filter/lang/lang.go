@@ -1,7 +1,8 @@
 // Package lang tags feed items with the language they are written in. It
 // runs lingua-go's models behind a script check, caps and cleans the text,
-// uses lingua's high-accuracy models only where they pay, and lets the
-// feed's declared and earlier languages settle short or ambiguous items.
+// scores short text with lingua's high-accuracy models held in a compact
+// form (ngrams.go), and lets the feed's declared and earlier languages
+// settle short or ambiguous items.
 package lang
 
 import (
@@ -30,8 +31,9 @@ type Config struct {
 	// HighAccuracy languages among its best candidates.
 	LowAccuracy bool
 	// HighAccuracy lists the languages whose high-accuracy models are
-	// loaded (in a compact form, 0.3–3 MB each, ~100 MB for all 75).
-	// Empty means every enabled language. Ignored when LowAccuracy is set.
+	// used (in a compact form, 0.2–4 MB each, ~100 MB for all 75, loaded
+	// when a short text first needs them). Empty means every enabled
+	// language. Ignored when LowAccuracy is set.
 	HighAccuracy []string
 	// Candidates is how many of the trigram models' best languages for a
 	// short text (ranked with the base-rate prior) are re-scored with the

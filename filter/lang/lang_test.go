@@ -196,6 +196,7 @@ func TestNew(t *testing.T) {
 		{Languages: []string{"it", "en"}, MinConfidence: 1.5},
 		{Languages: []string{"it", "en"}, RareWeight: -1},
 		{Languages: []string{"it", "en"}, MaxChars: -1},
+		{Languages: []string{"it", "en"}, Candidates: -1},
 		{Languages: []string{"it", "en"}, HighAccuracy: []string{"zz"}},
 		{Languages: []string{"it", "en"}, Favoured: []string{"zz"}, RareWeight: 0.5},
 	} {
