@@ -40,6 +40,11 @@ type DB struct {
 	pool    *pgxpool.Pool
 	name    string // the connection string without its password
 	indexer *store.Indexer
+
+	// langTotals caches the items per language of the whole store, which
+	// Items uses only to pick an index (see planItems); a minute-old
+	// estimate picks as well as an exact count.
+	langTotals langTotalsCache
 }
 
 // Open connects to the database named by dsn (a postgres:// URL or a

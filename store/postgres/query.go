@@ -7,6 +7,8 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"babelfeed"
 )
@@ -94,6 +96,7 @@ type itemsPlan struct {
 // match.
 func (s *DB) planItems(ctx context.Context, q babelfeed.Query) (*itemsPlan, error) {
 	p := &itemsPlan{}
+	var feedItems int64 // items of the feeds selected
 	if len(q.Langs) > 0 {
 		seen := map[string]bool{}
 		for _, l := range q.Langs {
@@ -104,10 +107,11 @@ func (s *DB) planItems(ctx context.Context, q babelfeed.Query) (*itemsPlan, erro
 		}
 	}
 	if len(q.FeedIDs) > 0 || q.Category != "" {
-		feeds, err := s.feedsMatching(ctx, q)
+		feeds, items, err := s.feedsMatching(ctx, q)
 		if err != nil {
 			return nil, err
 		}
+		feedItems = items
 		if len(feeds) == 0 {
 			return nil, nil
 		}
@@ -128,20 +132,20 @@ func (s *DB) planItems(ctx context.Context, q babelfeed.Query) (*itemsPlan, erro
 	case p.langs != nil && p.feeds != nil:
 		// Every plan applies every filter: the choice only decides how
 		// many index entries are read. Estimate from the feed counts.
-		var total, langCost, feedCost int64
-		err := s.pool.QueryRow(ctx, `SELECT coalesce(sum(f.items), 0)::bigint,
-				coalesce(sum((SELECT sum((f.langs->>l)::bigint) FROM unnest($1::text[]) l)), 0)::bigint,
-				coalesce(sum(f.items) FILTER (WHERE f.id = ANY($2)), 0)::bigint
-			FROM feeds f`, p.langs, p.feeds).Scan(&total, &langCost, &feedCost)
+		totals, err := s.langTotals.get(ctx, s.pool)
 		if err != nil {
 			return nil, fmt.Errorf("estimate costs: %w", err)
 		}
+		var langCost int64
+		for _, l := range p.langs {
+			langCost += totals.byLang[l]
+		}
 		p.kind = byTime
-		best := total
+		best := totals.all
 		if langCost <= best {
 			p.kind, best = byLang, langCost
 		}
-		if feedCost < best {
+		if feedItems < best {
 			p.kind = byFeed
 		}
 	case p.langs != nil:
@@ -155,9 +159,10 @@ func (s *DB) planItems(ctx context.Context, q babelfeed.Query) (*itemsPlan, erro
 }
 
 // feedsMatching returns the IDs of the existing feeds among q.FeedIDs (all
-// feeds when none are given) whose category path starts with q.Category.
-func (s *DB) feedsMatching(ctx context.Context, q babelfeed.Query) ([]int64, error) {
-	sql := `SELECT id, data->'category' FROM feeds`
+// feeds when none are given) whose category path starts with q.Category,
+// and how many items they have.
+func (s *DB) feedsMatching(ctx context.Context, q babelfeed.Query) ([]int64, int64, error) {
+	sql := `SELECT id, items, data->'category' FROM feeds`
 	var args []any
 	if len(q.FeedIDs) > 0 {
 		ids := make([]int64, len(q.FeedIDs))
@@ -169,22 +174,23 @@ func (s *DB) feedsMatching(ctx context.Context, q babelfeed.Query) ([]int64, err
 	}
 	rows, err := s.pool.Query(ctx, sql+` ORDER BY id`, args...)
 	if err != nil {
-		return nil, fmt.Errorf("select feeds: %w", err)
+		return nil, 0, fmt.Errorf("select feeds: %w", err)
 	}
 	defer rows.Close()
 	want := splitCategory(q.Category)
 	var out []int64
+	var total int64
 	for rows.Next() {
-		var id int64
+		var id, items int64
 		var cat []byte
-		if err := rows.Scan(&id, &cat); err != nil {
-			return nil, fmt.Errorf("select feeds: %w", err)
+		if err := rows.Scan(&id, &items, &cat); err != nil {
+			return nil, 0, fmt.Errorf("select feeds: %w", err)
 		}
 		if len(want) > 0 {
 			var path []string
 			if len(cat) > 0 {
 				if err := json.Unmarshal(cat, &path); err != nil {
-					return nil, fmt.Errorf("feed %d: decode category: %w", id, err)
+					return nil, 0, fmt.Errorf("feed %d: decode category: %w", id, err)
 				}
 			}
 			if !categoryHasPrefix(path, want) {
@@ -192,8 +198,60 @@ func (s *DB) feedsMatching(ctx context.Context, q babelfeed.Query) ([]int64, err
 			}
 		}
 		out = append(out, id)
+		total += items
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, 0, fmt.Errorf("select feeds: %w", err)
+	}
+	return out, total, nil
+}
+
+// langTotalsMaxAge is how long a count of items per language serves plan
+// choices.
+const langTotalsMaxAge = time.Minute
+
+// langTotals are the items of the whole store and per language.
+type langTotals struct {
+	all    int64
+	byLang map[string]int64
+}
+
+type langTotalsCache struct {
+	mu     sync.Mutex
+	at     time.Time
+	totals langTotals
+}
+
+// get returns the totals, counted again from the feeds' counts when the
+// cached ones are older than langTotalsMaxAge.
+func (c *langTotalsCache) get(ctx context.Context, q querier) (langTotals, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.at.IsZero() && time.Since(c.at) < langTotalsMaxAge {
+		return c.totals, nil
+	}
+	// Every item counts in one language: their sum is the total.
+	rows, err := q.Query(ctx, `SELECT l.key, sum(l.value::bigint)::bigint
+		FROM feeds f, jsonb_each_text(f.langs) l GROUP BY l.key`)
+	if err != nil {
+		return langTotals{}, err
+	}
+	defer rows.Close()
+	t := langTotals{byLang: map[string]int64{}}
+	for rows.Next() {
+		var lang string
+		var n int64
+		if err := rows.Scan(&lang, &n); err != nil {
+			return langTotals{}, err
+		}
+		t.byLang[lang] = n
+		t.all += n
+	}
+	if err := rows.Err(); err != nil {
+		return langTotals{}, err
+	}
+	c.at, c.totals = time.Now(), t
+	return t, nil
 }
 
 // next collects up to want matching items after the cursor, reading rows
