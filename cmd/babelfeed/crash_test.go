@@ -189,7 +189,7 @@ func (f *crashFarm) writeOPML(t *testing.T) string {
 
 // startDaemonArgs starts 'babelfeed run' on db with the given extra flags
 // and waits until its API and CLI socket answer.
-func startDaemonArgs(t *testing.T, db string, extra ...string) *daemonProc {
+func startDaemonArgs(t testing.TB, db string, extra ...string) *daemonProc {
 	t.Helper()
 	args := append([]string{"--db", db, "run", "--listen", "127.0.0.1:0", "--log-format", "json", "--opml", ""}, extra...)
 	cmd := exec.Command(babelfeedBinary(t), args...)
@@ -235,7 +235,7 @@ func startDaemonArgs(t *testing.T, db string, extra ...string) *daemonProc {
 
 // kill ends the daemon with SIGKILL: no deferred function, no signal
 // handler, no close of the store runs.
-func (d *daemonProc) kill(t *testing.T) {
+func (d *daemonProc) kill(t testing.TB) {
 	t.Helper()
 	if err := d.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)

@@ -27,7 +27,7 @@ var (
 	binErr  error
 )
 
-func babelfeedBinary(t *testing.T) string {
+func babelfeedBinary(t testing.TB) string {
 	t.Helper()
 	binOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "babelfeed-bin-")
@@ -48,7 +48,7 @@ func babelfeedBinary(t *testing.T) string {
 }
 
 // cli runs the built binary and returns its output and exit code.
-func cli(t *testing.T, db string, args ...string) (string, int) {
+func cli(t testing.TB, db string, args ...string) (string, int) {
 	t.Helper()
 	cmd := exec.Command(babelfeedBinary(t), append([]string{"--db", db}, args...)...)
 	out, err := cmd.CombinedOutput()
@@ -126,7 +126,7 @@ func (d *daemonProc) logText() string {
 	return d.logs.String()
 }
 
-func (d *daemonProc) stop(t *testing.T) {
+func (d *daemonProc) stop(t testing.TB) {
 	t.Helper()
 	if err := d.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)

@@ -158,16 +158,19 @@ type Stats struct {
 	MaxPerFeed int64
 	// MaxAtOnce is the most requests any one host had in progress at once.
 	MaxAtOnce int64
-	// AllPolled is when the last feed was first asked for (zero until
-	// every feed has been).
-	AllPolled time.Time
+	// FirstRequest is when the first feed was asked for; AllPolled when
+	// the last feed was first asked for (zero until every feed has been).
+	FirstRequest, AllPolled time.Time
 }
 
 // Stats reports the counts.
 func (f *Farm) Stats() Stats {
 	st := Stats{Requests: f.requests.Load()}
-	var last int64
+	var first, last int64
 	for i := range f.perFeed {
+		if at := f.first[i].Load(); at != 0 && (first == 0 || at < first) {
+			first = at
+		}
 		n := f.perFeed[i].Load()
 		if n > 0 {
 			st.Polled++
@@ -180,6 +183,9 @@ func (f *Farm) Stats() Stats {
 	}
 	for i := range f.hosts {
 		st.MaxAtOnce = max(st.MaxAtOnce, f.hosts[i].max.Load())
+	}
+	if first != 0 {
+		st.FirstRequest = time.Unix(0, first)
 	}
 	if st.Polled == len(f.perFeed) {
 		st.AllPolled = time.Unix(0, last)

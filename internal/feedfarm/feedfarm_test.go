@@ -45,7 +45,7 @@ func TestFarmServesAndCounts(t *testing.T) {
 		}
 	}
 	st := f.Stats()
-	if st.Polled != 5 || st.Twice != 1 || st.MaxPerFeed != 2 || st.Requests != 6 || st.AllPolled.IsZero() || st.MaxAtOnce != 1 {
+	if st.Polled != 5 || st.Twice != 1 || st.MaxPerFeed != 2 || st.Requests != 6 || st.AllPolled.IsZero() || st.FirstRequest.After(st.AllPolled) || st.MaxAtOnce != 1 {
 		t.Fatalf("stats %+v", st)
 	}
 	if tw := f.TwiceFeeds(); len(tw) != 1 || tw[0] != 3 {
