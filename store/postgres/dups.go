@@ -133,8 +133,9 @@ type dupAddTitle struct {
 }
 
 // loadDups locks the keys of items and reads their index entries, and the
-// feeds of the originals in origs, in one round trip.
-func loadDups(ctx context.Context, tx pgx.Tx, items []*babelfeed.Item, origs []uint64) (*dupIndex, error) {
+// feeds of the originals in origs, in one round trip with the queries
+// already queued in b.
+func loadDups(ctx context.Context, tx pgx.Tx, b *pgx.Batch, items []*babelfeed.Item, origs []uint64) (*dupIndex, error) {
 	d := &dupIndex{url: map[string]dupRoot{}, title: map[titleKey]titleEntry{}, feedOf: map[uint64]uint64{}}
 	var locks []int64
 	var urls [][]byte
@@ -154,11 +155,15 @@ func loadDups(ctx context.Context, tx pgx.Tx, items []*babelfeed.Item, origs []u
 		}
 	}
 	if len(locks) == 0 && len(origs) == 0 {
+		if b.Len() > 0 {
+			if err := tx.SendBatch(ctx, b).Close(); err != nil {
+				return nil, err
+			}
+		}
 		return d, nil
 	}
 	slices.Sort(locks)
 	locks = slices.Compact(locks)
-	b := &pgx.Batch{}
 	b.Queue(`SELECT pg_advisory_xact_lock_shared($1)`, dupGlobalLock)
 	b.Queue(`SELECT count(pg_advisory_xact_lock(k)) FROM unnest($1::bigint[]) k`, locks)
 	b.Queue(`SELECT url_key, root, root_feed FROM dup_url WHERE url_key = ANY($1)`, urls).Query(func(rows pgx.Rows) error {

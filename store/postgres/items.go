@@ -606,12 +606,25 @@ func (s *DB) SaveFetch(f babelfeed.Feed, items []babelfeed.Item) (store.SaveResu
 		var ids []uint64
 		var dups *dupIndex
 		if len(dupItems) > 0 {
-			var err error
-			if ids, err = takeItemIDs(ctx, tx, newKeys); err != nil {
-				return err
+			// Round trip 2: item IDs, duplicate index.
+			b := &pgx.Batch{}
+			if newKeys > 0 {
+				b.Queue(`SELECT nextval('items_id_seq') FROM generate_series(1, $1)`, newKeys).Query(func(rows pgx.Rows) error {
+					var err error
+					ids, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (uint64, error) {
+						var id int64
+						err := row.Scan(&id)
+						return uint64(id), err
+					})
+					return err
+				})
 			}
-			if dups, err = loadDups(ctx, tx, dupItems, origs); err != nil {
-				return err
+			var err error
+			if dups, err = loadDups(ctx, tx, b, dupItems, origs); err != nil {
+				return fmt.Errorf("assign item IDs, read duplicate index: %w", err)
+			}
+			if len(ids) != newKeys {
+				return fmt.Errorf("assign item IDs: got %d of %d", len(ids), newKeys)
 			}
 		}
 
@@ -706,30 +719,6 @@ func (s *DB) SaveFetch(f babelfeed.Feed, items []babelfeed.Item) (store.SaveResu
 		return store.SaveResult{}, fmt.Errorf("save fetch of feed %d: %w", f.ID, err)
 	}
 	return res, nil
-}
-
-// takeItemIDs takes n item IDs from the sequence, in ascending order.
-func takeItemIDs(ctx context.Context, tx pgx.Tx, n int) ([]uint64, error) {
-	if n == 0 {
-		return nil, nil
-	}
-	rows, err := tx.Query(ctx, `SELECT nextval('items_id_seq') FROM generate_series(1, $1)`, n)
-	if err != nil {
-		return nil, fmt.Errorf("assign item IDs: %w", err)
-	}
-	defer rows.Close()
-	ids := make([]uint64, 0, n)
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, fmt.Errorf("assign item IDs: %w", err)
-		}
-		ids = append(ids, uint64(id))
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("assign item IDs: %w", err)
-	}
-	return ids, nil
 }
 
 // countLang moves one item's worth of count from language from to language
