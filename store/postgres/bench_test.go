@@ -149,12 +149,13 @@ func BenchmarkSaveFetch(b *testing.B) {
 			}
 		}
 		total, n := 0, 0
+		run := time.Now().UnixNano() // -count runs on the same store
 		start := time.Now()
 		for b.Loop() {
 			items := batches[n%len(batches)]
 			// Fresh keys every call so every item is new.
 			for j := range items {
-				link := fmt.Sprintf("https://www.example-news.it/notizia-%d-%d.html", n, j)
+				link := fmt.Sprintf("https://www.example-news.it/notizia-%d-%d-%d.html", run, n, j)
 				items[j].Key, items[j].GUID, items[j].URL = link, link, link
 			}
 			res, err := s.SaveFetch(feeds[n%len(feeds)], items)
