@@ -54,8 +54,11 @@ var rulesDDL = []string{
 		timeouts bigint NOT NULL DEFAULT 0
 	)`,
 	`CREATE INDEX IF NOT EXISTS rules_feed_id ON rules (feed_id) WHERE feed_id IS NOT NULL`,
+	// The function finds rules_version in the schema it was created in,
+	// whatever the search_path of the session that deletes a rule (say,
+	// psql with schema-qualified names).
 	`CREATE OR REPLACE FUNCTION babelfeed_bump_rules_version() RETURNS trigger
-	LANGUAGE plpgsql AS $$
+	LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
 	BEGIN
 		UPDATE rules_version SET version = version + 1;
 		RETURN NULL;

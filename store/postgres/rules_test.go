@@ -426,3 +426,34 @@ func TestAddRuleConcurrent(t *testing.T) {
 		t.Errorf("%d rules stored, want 5", len(rules))
 	}
 }
+
+// A rule deleted by a session with another search_path (an administrator
+// in psql, schema-qualified names) still bumps the version.
+func TestRulesVersionOtherSearchPath(t *testing.T) {
+	s := openRulesTest(t)
+	r, _, err := s.AddRule(babelfeed.Rule{Action: babelfeed.RuleBlock, Query: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, v1, _ := s.Rules()
+	ctx := context.Background()
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Release()
+	var schema string
+	if err := conn.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, `SET search_path TO public`); err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Exec(ctx, `RESET search_path`)
+	if _, err := conn.Exec(ctx, `DELETE FROM `+pgx.Identifier{schema, "rules"}.Sanitize()+` WHERE id = $1`, int64(r.ID)); err != nil {
+		t.Fatal(err)
+	}
+	if _, v2, _ := s.Rules(); v2 == v1 {
+		t.Errorf("rules version stayed %d", v2)
+	}
+}
