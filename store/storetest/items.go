@@ -758,6 +758,30 @@ func testQueryEdges(t *testing.T, open Opener) {
 	if times, err := s.RecentTimes(f.ID, 0); err != nil || len(times) != 0 {
 		t.Errorf("RecentTimes(0) = %v, %v", times, err)
 	}
+	// What an unknown feed has: nothing, and no error.
+	if known, err := s.Known(999); err != nil || len(known) != 0 {
+		t.Errorf("Known(unknown feed) = %v, %v; want empty", known, err)
+	}
+	if d, err := s.Dropped(999); err != nil || len(d) != 0 {
+		t.Errorf("Dropped(unknown feed) = %v, %v; want empty", d, err)
+	}
+	if times, err := s.RecentTimes(999, 3); err != nil || len(times) != 0 {
+		t.Errorf("RecentTimes(unknown feed) = %v, %v; want empty", times, err)
+	}
+	for _, id := range []uint64{0, 999} {
+		if _, err := s.Feed(id); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("Feed(%d) = %v, want ErrNotFound", id, err)
+		}
+		if _, err := s.Item(id); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("Item(%d) = %v, want ErrNotFound", id, err)
+		}
+		if err := s.RemoveFeed(id); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("RemoveFeed(%d) = %v, want ErrNotFound", id, err)
+		}
+		if err := s.RemoveRule(id); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("RemoveRule(%d) = %v, want ErrNotFound", id, err)
+		}
+	}
 }
 
 // testConcurrentWriters: several pollers (goroutines here, processes on a
@@ -855,4 +879,43 @@ func testConcurrentWriters(t *testing.T, open Opener) {
 		t.Errorf("%d items of the removed feed left", len(got))
 	}
 	consistent(t, s)
+}
+
+// testNanoseconds: times keep their nanoseconds (a poller's FirstSeen has
+// them): they read back exactly, order items and bound ranges.
+func testNanoseconds(t *testing.T, open Opener) {
+	s := open(t)
+	f := addFeed(t, s, "https://one.example/")
+	t0 := base.Add(123456789 * time.Nanosecond)
+	a := item("a", "it", t0.Add(1), "a")
+	b := item("b", "it", t0.Add(2), "b")
+	c := item("c", "it", t0.Add(1500), "c")
+	undated := item("u", "it", time.Time{}, "u")
+	undated.FirstSeen = t0.Add(999)
+	save(t, s, f.ID, c, b, a, undated)
+	got := query(t, s, babelfeed.Query{}, nil)
+	if !slices.Equal(keys(got), []string{"c", "u", "b", "a"}) {
+		t.Errorf("items = %v, want [c u b a] (by nanosecond)", keys(got))
+	}
+	for _, it := range got {
+		want := map[string]time.Time{"a": a.Published, "b": b.Published, "c": c.Published, "u": {}}[it.Key]
+		if !it.Published.Equal(want) {
+			t.Errorf("item %s published %v, want %v", it.Key, it.Published, want)
+		}
+	}
+	if got := query(t, s, babelfeed.Query{Since: t0.Add(2), Until: t0.Add(1000)}, nil); !slices.Equal(keys(got), []string{"u", "b"}) {
+		t.Errorf("Since +2ns Until +1000ns = %v, want [u b]", keys(got))
+	}
+	if got := query(t, s, babelfeed.Query{Since: t0.Add(3), Until: t0.Add(999)}, nil); len(got) != 0 {
+		t.Errorf("Since +3ns Until +999ns = %v, want nothing", keys(got))
+	}
+	if times, _ := s.RecentTimes(f.ID, 2); len(times) != 2 || !times[0].Equal(c.Published) || !times[1].Equal(undated.FirstSeen) {
+		t.Errorf("RecentTimes = %v, want %v %v", times, c.Published, undated.FirstSeen)
+	}
+	if _, err := s.Prune(context.Background(), store.Retention{MaxAge: time.Hour}, t0.Add(time.Hour+2)); err != nil {
+		t.Fatal(err)
+	}
+	if got := feedKeys(t, s, f.ID); !slices.Equal(got, []string{"b", "c", "u"}) {
+		t.Errorf("kept %v after pruning what is older than an hour at +1h+2ns, want [b c u]", got)
+	}
 }

@@ -69,6 +69,7 @@ var tests = []test{
 	{"UpdateItemsMovesTimesAndHashes", testUpdateItemsMovesTimes},
 	{"IDsFollowTheDocument", testIDsFollowTheDocument},
 	{"QueryEdges", testQueryEdges},
+	{"NanosecondTimes", testNanoseconds},
 	{"LongAndOddItemKeys", testLongAndOddKeys},
 	{"OddBytesInText", testOddBytes},
 	{"ItemFieldsRoundTrip", testItemRoundTrip},
