@@ -117,6 +117,8 @@ func testUpdateFeedRedirect(t *testing.T, open Opener) {
 	// The old address is taken: subscribing to it again is a duplicate.
 	if added, existing, _ := s.AddFeeds([]babelfeed.Feed{{URL: "http://old.example/feed"}}, false); len(added) != 0 || len(existing) != 1 {
 		t.Errorf("re-adding the old URL: added %d existing %d, want 0 and 1", len(added), len(existing))
+	} else if e := existing[0]; e.ID != f.ID || e.URL != "https://new.example/feed" || e.Items != 1 || e.Languages["fr"] != 1 || e.ErrorCount != 2 {
+		t.Errorf("re-adding the old URL: existing = %+v, want the stored feed with its counts", e)
 	}
 	// A poller that already appended the old URL does not get it twice.
 	got.PrevURLs = append(got.PrevURLs, got.URL)
