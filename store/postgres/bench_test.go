@@ -16,6 +16,7 @@ import (
 
 	"babelfeed"
 	"babelfeed/internal/pgtest"
+	"babelfeed/store"
 )
 
 // The benchmarks of store/bench_test.go, on PostgreSQL: the same items
@@ -137,7 +138,7 @@ func benchFeeds(b testing.TB, s *DB, n int, category func(i int) []string) []bab
 // commonest poll, a 30-item document that has not changed.
 func BenchmarkSaveFetch(b *testing.B) {
 	sents := benchSentences(b)
-	s := openTest(b, pgtest.DSN(b), nil)
+	s := openTest(b, pgtest.DSN(b), testIndexer("bench"))
 	feeds := benchFeeds(b, s, 100, nil)
 	r := rand.New(rand.NewPCG(7, 7))
 	b.Run("new50", func(b *testing.B) {
@@ -198,7 +199,7 @@ func BenchmarkSaveFetch(b *testing.B) {
 // as store's benchmark.
 func BenchmarkItemsByLang(b *testing.B) {
 	sents := benchSentences(b)
-	s := openTest(b, pgtest.DSN(b), nil)
+	s := openTest(b, pgtest.DSN(b), testIndexer("bench"))
 	feeds := benchFeeds(b, s, 100, func(i int) []string {
 		if i%4 != 0 {
 			return []string{"Other"}
@@ -277,4 +278,39 @@ func BenchmarkItemsByLang(b *testing.B) {
 	}
 	rows.Close()
 	b.Logf("plan of a page of langs=it,de:\n%s", strings.Join(plan, "\n"))
+}
+
+// BenchmarkImport measures the PostgreSQL side of `babelfeed migrate`:
+// Import of 1000-record batches (10 feeds, 20,000 items) with the keyword
+// terms computed by the benchmark's Indexer, then FinishImport.
+func BenchmarkImport(b *testing.B) {
+	sents := benchSentences(b)
+	r := rand.New(rand.NewPCG(5, 5))
+	var recs []store.Record
+	const feeds, items = 10, 20_000
+	for i := range feeds {
+		f := babelfeed.Feed{ID: uint64(i + 1), URL: fmt.Sprintf("https://feed%d.example/rss", i), State: babelfeed.StateOK, Added: base}
+		recs = append(recs, store.Record{Feed: &f})
+	}
+	for n := range items {
+		it := benchItem(r, sents, benchLangs[n%len(benchLangs)], n, base.Add(-time.Duration(r.IntN(365*24*3600))*time.Second))
+		it.ID, it.FeedID = uint64(n+1), uint64(n%feeds+1)
+		recs = append(recs, store.Record{Item: &it})
+	}
+	ctx := context.Background()
+	for b.Loop() {
+		b.StopTimer()
+		s := openTest(b, pgtest.DSN(b), testIndexer("bench"))
+		b.StartTimer()
+		start := time.Now()
+		for i := 0; i < len(recs); i += 1000 {
+			if err := s.Import(ctx, recs[i:min(i+1000, len(recs))]); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := s.FinishImport(ctx); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(items/time.Since(start).Seconds(), "items/s")
+	}
 }
