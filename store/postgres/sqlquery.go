@@ -222,8 +222,9 @@ type scorer struct {
 	terms  []string
 	prefix bool
 	// tsq is the tsquery that finds the items the scorer counts.
-	tsq string
-	df  int
+	tsq   string
+	df    int
+	probe int // see pgEngine.probes
 }
 
 // translator compiles the query for one language.
