@@ -13,7 +13,6 @@ import (
 	"babelfeed"
 	"babelfeed/internal/pgtest"
 	"babelfeed/store"
-	"babelfeed/store/postgres"
 )
 
 // migrateWords are a few words per language, so that keyword queries have
@@ -186,9 +185,6 @@ func TestMigrateBoltToBolt(t *testing.T) {
 }
 
 func TestMigrateBoltPostgresBolt(t *testing.T) {
-	if _, ok := any((*postgres.DB)(nil)).(copyStore); !ok {
-		t.Skip("this build's PostgreSQL store does not implement store.Store and store.Copier yet")
-	}
 	dsn := pgtest.DSN(t)
 	dir := t.TempDir()
 	src := filepath.Join(dir, "src.db")
