@@ -207,12 +207,7 @@ func openCopyStore(ctx context.Context, location string, source bool) (copyStore
 		if err != nil {
 			return nil, nil, err
 		}
-		cs, ok := any(db).(copyStore)
-		if !ok {
-			db.Close()
-			return nil, nil, fmt.Errorf("%s: this build's PostgreSQL store cannot be copied", redactURL(location))
-		}
-		return cs, func() { db.Close() }, nil
+		return db, func() { db.Close() }, nil
 	}
 	if source {
 		if _, err := os.Stat(location); errors.Is(err, fs.ErrNotExist) {
