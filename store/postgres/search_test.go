@@ -264,7 +264,7 @@ func hitKeys(pg search.Page) []string {
 }
 
 // maxPages bounds the pages compare reads of one listing.
-const maxPages = 8
+const maxPages = 5
 
 // compare runs req on both stores page by page (at most maxPages) and
 // fails on the first difference; between pages, arrive (if not nil) adds
@@ -421,8 +421,9 @@ func TestSearchEqualsBbolt(t *testing.T) {
 	t0 := time.Now()
 	p.fill(1200)
 	t.Logf("filled in %v", time.Since(t0))
+	p.churn()
 	queries := append([]string(nil), handQueries...)
-	for range 150 {
+	for range 90 {
 		queries = append(queries, p.randQuery())
 	}
 	total, pages := 0, 0
@@ -488,5 +489,154 @@ func TestSearchFieldsAndFrequencies(t *testing.T) {
 			p.compare(q, search.Request{Query: n, Sort: sort}, nil)
 			p.compare(q, search.Request{Query: n, Sort: sort, Limit: 1}, nil)
 		}
+	}
+}
+
+// churn changes both stores the same way: revised items (new text, some
+// in another language), a retag of every seventh item, a feed removed.
+func (p *pair) churn() {
+	p.t.Helper()
+	f := p.feeds[1]
+	var batch []babelfeed.Item
+	for k := 1; k <= p.n; k += 9 {
+		it := p.item(nil)
+		it.Key = fmt.Sprint("k", k)
+		it.ContentHash = "revised" + it.Key
+		batch = append(batch, it)
+	}
+	// Keys of other feeds are new items of this one.
+	p.save(f, batch)
+	retag := func(it *babelfeed.Item) bool {
+		if it.ID%7 != 0 {
+			return false
+		}
+		it.Lang = searchLangs[int(it.ID/7)%len(searchLangs)]
+		return true
+	}
+	if err := p.bb.UpdateItems(context.Background(), retag, nil); err != nil {
+		p.t.Fatal(err)
+	}
+	if err := p.pg.UpdateItems(context.Background(), retag, nil); err != nil {
+		p.t.Fatal(err)
+	}
+	gone := p.feeds[2].ID
+	if err := p.bb.RemoveFeed(gone); err != nil {
+		p.t.Fatal(err)
+	}
+	if err := p.pg.RemoveFeed(gone); err != nil {
+		p.t.Fatal(err)
+	}
+	p.feeds = append(p.feeds[:2], p.feeds[3:]...)
+	p.checkStats()
+}
+
+// checkStats compares the counts the triggers keep with the items.
+func (p *pair) checkStats() {
+	p.t.Helper()
+	var bad int
+	err := p.pg.pool.QueryRow(context.Background(), `SELECT count(*) FROM
+		(SELECT lang, sum(docs) AS docs, sum(sum_len) AS len FROM search_lang_stats GROUP BY lang HAVING sum(docs) <> 0) s
+		FULL JOIN (SELECT lang, count(*) AS docs, sum(least(coalesce(terms_len, 0), 65535)) AS len FROM items GROUP BY lang) i USING (lang)
+		WHERE s.docs IS DISTINCT FROM i.docs OR s.len IS DISTINCT FROM i.len`).Scan(&bad)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	if bad != 0 {
+		p.t.Fatalf("search_lang_stats disagrees with items in %d languages", bad)
+	}
+}
+
+// TestSearchCursorWhileItemsArrive pages through listings while new items
+// arrive between pages (newer and older than the page, in the languages
+// searched): both stores go on the same way, the relevance listing with
+// the statistics of its first page.
+func TestSearchCursorWhileItemsArrive(t *testing.T) {
+	p := newPair(t, 3, nil)
+	p.fill(400)
+	arrive := func() {
+		var batch []babelfeed.Item
+		for range 5 {
+			batch = append(batch, p.item(nil))
+		}
+		p.save(p.feeds[p.r.IntN(len(p.feeds))], batch)
+	}
+	for _, q := range []string{"", "lang:it", "roma OR universita", "università", "大学", "-lang:en \"la città\""} {
+		n := parseAt(t, q)
+		for _, sort := range []search.Sort{search.Newest, search.Relevance} {
+			p.compare(q, search.Request{Query: n, Sort: sort, Limit: 5}, arrive)
+		}
+	}
+	p.checkStats()
+}
+
+// TestSearchErrors checks cursors of another query, malformed cursors and
+// relevance without a usable index.
+func TestSearchErrors(t *testing.T) {
+	p := newPair(t, 4, nil)
+	p.fill(60)
+	ctx := context.Background()
+	req := search.Request{Query: parseAt(t, "roma OR berlin"), Sort: search.Relevance, Limit: 2}
+	page, err := p.pg.Search(ctx, req)
+	if err != nil || page.Next == "" {
+		t.Fatalf("first page: %v, next %q", err, page.Next)
+	}
+	for _, c := range []struct {
+		name string
+		req  search.Request
+	}{
+		{"another query", search.Request{Query: parseAt(t, "roma"), Sort: search.Relevance, Cursor: page.Next}},
+		{"another sort", search.Request{Query: req.Query, Sort: search.Newest, Cursor: page.Next}},
+		{"garbage", search.Request{Query: req.Query, Sort: search.Relevance, Cursor: "!!"}},
+		{"truncated", search.Request{Query: req.Query, Sort: search.Relevance, Cursor: page.Next[:len(page.Next)-3]}},
+	} {
+		if _, err := p.pg.Search(ctx, c.req); !errors.Is(err, search.ErrCursor) {
+			t.Errorf("%s: got %v, want ErrCursor", c.name, err)
+		}
+	}
+
+	// A store opened without the Indexer has no usable terms: relevance
+	// is refused, newest scans, as in bbolt.
+	bare, err := Open(ctx, pgtest.DSN(t), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bare.Close()
+	added, _, err := bare.AddFeeds([]babelfeed.Feed{{URL: "https://bare.example/rss"}}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bare.SaveFetch(added[0], []babelfeed.Item{{Key: "a", Lang: "it", Title: "Roma", ContentHash: "a", Published: searchNow}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bare.Search(ctx, search.Request{Query: parseAt(t, "roma"), Sort: search.Relevance}); !errors.Is(err, search.ErrNoIndex) {
+		t.Errorf("relevance without index: got %v, want ErrNoIndex", err)
+	}
+	got, err := bare.Search(ctx, search.Request{Query: parseAt(t, "roma"), Sort: search.Newest})
+	if err != nil || len(got.Hits) != 1 || got.Indexed {
+		t.Errorf("newest without index: %d hits, indexed %v, %v", len(got.Hits), got.Indexed, err)
+	}
+	// search.Search delegates to the store.
+	if got, err := search.Search(ctx, bare, search.Request{Query: parseAt(t, "roma")}); err != nil || len(got.Hits) != 1 {
+		t.Errorf("search.Search: %d hits, %v", len(got.Hits), err)
+	}
+}
+
+func TestTSQuoting(t *testing.T) {
+	for in, want := range map[string]string{
+		"roma":   "'roma'",
+		"l'anno": "'l''anno'",
+		`a\b`:    `'a\\b'`,
+		"\x01il": "'\x01il'",
+		"東京":     "'東京'",
+	} {
+		if got := tsLexeme(in); got != want {
+			t.Errorf("tsLexeme(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if got := termQuery("東", query.FieldTitle, true); got != "'東':*A" {
+		t.Errorf("prefix in title: %q", got)
+	}
+	if got := termQuery("roma", query.FieldAuthor, false); got != "'roma':B" {
+		t.Errorf("author: %q", got)
 	}
 }

@@ -42,7 +42,7 @@ func TestTextSearchConfigsDiffer(t *testing.T) {
 			}
 		}
 	})
-	sent := corpusSentences(t, langs, 300)
+	sent := corpusSentences(t, langs, 200)
 	if len(sent) == 0 {
 		t.Skip("corpora not found above the working directory")
 	}
@@ -71,7 +71,7 @@ func TestTextSearchConfigsDiffer(t *testing.T) {
 		}
 		diff, n, missPG, missOurs, stops, diffWords := 0, 0, 0, 0, 0, 0
 		var examples []string
-		for range 60 {
+		for range 40 {
 			words := strings.Fields(ss[r.IntN(len(ss))])
 			w := strings.Trim(words[r.IntN(len(words))], ".,;:!?«»\"()¿¡„“”'")
 			if w == "" {
