@@ -64,7 +64,11 @@ check runs inside it.`,
 				}
 			} else {
 				var b strings.Builder
-				fmt.Fprintf(&b, "store %s: %d feeds, %d items, %d tombstones, %d pages checked\n", s.Path(), rep.Feeds, rep.Items, rep.Tombstones, rep.Pages)
+				fmt.Fprintf(&b, "store %s: %d feeds, %d items, %d tombstones", s.Path(), rep.Feeds, rep.Items, rep.Tombstones)
+				if rep.Pages > 0 { // bbolt's page walk; PostgreSQL has none to report
+					fmt.Fprintf(&b, ", %d pages", rep.Pages)
+				}
+				b.WriteString(" checked\n")
 				for _, p := range rep.Problems {
 					fmt.Fprintf(&b, "problem: %s\n", p)
 				}
