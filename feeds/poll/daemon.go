@@ -49,10 +49,9 @@ type Daemon struct {
 	running map[uint64]bool
 	waiters map[uint64][]chan Outcome
 	wake    chan struct{}
-
-	// claimMu orders a worker's lease release with the claim loop's
-	// reading of what the store handed it (see runShared).
-	claimMu sync.Mutex
+	// finished, in shared mode, holds the feeds whose leases were given
+	// back since the claim loop's last ClaimDue began (see claim).
+	finished map[uint64]bool
 }
 
 // NewDaemon returns a daemon around p.

@@ -37,6 +37,9 @@ const (
 	// heldRetry is when a feed asked for by PollWait but held by another
 	// poller is asked for again.
 	heldRetry = time.Second
+	// recheckAfter: while a feed waits for a host slot, its lease and the
+	// host's Retry-After are looked at again this often.
+	recheckAfter = 250 * time.Millisecond
 )
 
 // sharedJob is a feed this daemon holds a lease on.
@@ -136,14 +139,14 @@ func (d *Daemon) runShared(ctx context.Context, co store.Coordinator) error {
 // the due ones, hands them out, and says how long to sleep before looking
 // again.
 //
-// It holds claimMu while it reads what the store handed it: ClaimDue gives
-// an owner back the due feeds it already holds, and a worker releases its
-// lease (after saving the feed's new schedule) under the same lock, so a
-// feed seen here is either still marked running or was released before
-// the claim began, when the store already had its new schedule.
+// ClaimDue gives an owner back the due feeds it already holds: those
+// still running here are left to their workers. A feed whose worker gave
+// its lease back while ClaimDue ran may come back as it was before its
+// poll was saved (the statement's snapshot can predate the save): it was
+// just polled, so it is released again rather than polled twice. A feed
+// released before ClaimDue began comes back only if the store, which had
+// its new schedule by then, says it is due.
 func (d *Daemon) claim(ctx context.Context, co store.Coordinator, jobs chan<- sharedJob, workers int) (time.Duration, error) {
-	d.claimMu.Lock()
-	defer d.claimMu.Unlock()
 	p := d.Poller
 	now := p.now()
 	sleep := d.claimEvery()
@@ -204,6 +207,7 @@ func (d *Daemon) claim(ctx context.Context, co store.Coordinator, jobs chan<- sh
 	if free > 0 {
 		d.mu.Lock()
 		held := len(d.running)
+		d.finished = map[uint64]bool{}
 		d.mu.Unlock()
 		// Ask for enough to fill the idle workers even when the store
 		// hands back every due feed this daemon already holds.
@@ -218,6 +222,8 @@ func (d *Daemon) claim(ctx context.Context, co store.Coordinator, jobs chan<- sh
 			switch {
 			case d.running[f.ID]:
 				// Already being polled here: the claim renewed its lease.
+			case d.finished[f.ID]:
+				extra = append(extra, f.ID) // polled just now
 			case free > 0:
 				d.running[f.ID] = true
 				d.queue.Remove(f.ID) // its waiters get this poll's outcome
@@ -293,7 +299,8 @@ func (d *Daemon) pollClaimed(ctx context.Context, co store.Coordinator, gate *ho
 		}
 	}
 
-	d.claimMu.Lock()
+	// Released after the outcome is saved, so that no poller claims the
+	// feed before its new schedule is in the store.
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
 	if err := co.Release(rctx, d.Owner, f.ID); err != nil {
 		// The lease runs out by itself.
@@ -302,6 +309,9 @@ func (d *Daemon) pollClaimed(ctx context.Context, co store.Coordinator, gate *ho
 	cancel()
 	d.mu.Lock()
 	delete(d.running, f.ID)
+	if d.finished != nil {
+		d.finished[f.ID] = true
+	}
 	if polled {
 		for _, ch := range d.waiters[f.ID] {
 			ch <- o
@@ -311,7 +321,6 @@ func (d *Daemon) pollClaimed(ctx context.Context, co store.Coordinator, gate *ho
 		d.queue.Push(f.ID, p.now().Add(heldRetry))
 	}
 	d.mu.Unlock()
-	d.claimMu.Unlock()
 	if polled && d.OnOutcome != nil && ctx.Err() == nil {
 		d.OnOutcome(o)
 	}
@@ -319,11 +328,16 @@ func (d *Daemon) pollClaimed(ctx context.Context, co store.Coordinator, gate *ho
 }
 
 // pollShared is pollPolitely across pollers: it waits for the local host
-// gate, then for one of the host's request slots in the store, makes sure
-// the lease is still this daemon's (renewing it and reading the feed
-// afresh when the wait was long), waits for the start the store reserved,
-// and polls. polled is false when the feed turned out to be another
-// poller's or already polled by one: then there is no outcome.
+// gate, makes sure the lease is still this daemon's (renewing it and
+// reading the feed afresh when it has waited), checks the host's shared
+// Retry-After, waits for one of the host's request slots in the store and
+// for the start the store reserved, and polls. polled is false when the
+// feed turned out to be another poller's or already polled by one: then
+// there is no outcome.
+//
+// No store round trip comes between the reserved start and the request
+// unless the wait for a slot was long: a request that goes late shortens
+// its gap to the next one, which another poller may start on time.
 func (d *Daemon) pollShared(ctx context.Context, co store.Coordinator, gate *hostGate, j sharedJob) (o Outcome, polled bool) {
 	p := d.Poller
 	f := j.feed
@@ -336,9 +350,64 @@ func (d *Daemon) pollShared(ctx context.Context, co store.Coordinator, gate *hos
 		return Outcome{Feed: f, Err: fmt.Errorf("wait for host %s: %w", host, err)}, true
 	}
 	defer release()
-	slot, start, err := d.acquireHost(ctx, co, host)
+
+	leased := j.claimed
+	// ready renews the lease when it may be running short (or have run
+	// out while the feed waited, and another poller polled it since) and
+	// checks that the host has not asked everyone to wait. stop means
+	// the feed is not to be polled now; o says why, when polled.
+	ready := func() (o Outcome, polled, stop bool) {
+		if time.Since(leased) > d.lease()/10 {
+			got, err := co.ClaimFeeds(ctx, d.Owner, []uint64{f.ID}, d.lease())
+			if err != nil {
+				return Outcome{Feed: f, Err: fmt.Errorf("renew lease of feed %d: %w", f.ID, err)}, true, true
+			}
+			if len(got) == 0 {
+				return Outcome{}, false, true
+			}
+			leased = time.Now()
+			fresh := got[0]
+			if !j.forced && fresh.NextPoll.After(p.now()) {
+				return Outcome{}, false, true
+			}
+			if fresh.State == babelfeed.StateGone {
+				return Outcome{Feed: fresh}, true, true
+			}
+			f = fresh
+		}
+		// A Retry-After another poller (or another feed here) got from
+		// this host applies to this feed too.
+		until, err := co.HostBlockedUntil(ctx, host)
+		if err != nil {
+			return Outcome{Feed: f, Err: fmt.Errorf("wait for host %s: %w", host, err)}, true, true
+		}
+		if until.After(p.now()) {
+			gate.Block(host, until)
+			return p.deferToHost(f, until), true, true
+		}
+		return Outcome{}, true, false
+	}
+	if o, polled, stop := ready(); stop {
+		return o, polled
+	}
+	checked := time.Now()
+	// While every slot is taken, other pollers' requests to the host are
+	// being answered and the lease ages: look again now and then, between
+	// attempts, never between a granted slot and its request.
+	slot, start, stopped, err := d.acquireHost(ctx, co, host, func() bool {
+		if time.Since(checked) < recheckAfter {
+			return false
+		}
+		var stop bool
+		o, polled, stop = ready()
+		checked = time.Now()
+		return stop
+	})
 	if err != nil {
 		return Outcome{Feed: f, Err: fmt.Errorf("wait for host %s: %w", host, err)}, true
+	}
+	if stopped {
+		return o, polled
 	}
 	defer func() {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
@@ -348,42 +417,6 @@ func (d *Daemon) pollShared(ctx context.Context, co store.Coordinator, gate *hos
 			p.log().Warn("release host slot", "host", host, "error", err)
 		}
 	}()
-
-	if time.Since(j.claimed) > d.lease()/10 {
-		// The lease may have run out while the feed waited for its host,
-		// and another poller may have polled it since: renew, and poll
-		// the feed as the store has it now, if it is still due. (The
-		// reserved start is at most a few gaps away, well within a lease.)
-		got, err := co.ClaimFeeds(ctx, d.Owner, []uint64{f.ID}, d.lease())
-		if err != nil {
-			return Outcome{Feed: f, Err: fmt.Errorf("renew lease of feed %d: %w", f.ID, err)}, true
-		}
-		if len(got) == 0 {
-			return Outcome{}, false
-		}
-		fresh := got[0]
-		if !j.forced && fresh.NextPoll.After(p.now()) {
-			return Outcome{}, false
-		}
-		if fresh.State == babelfeed.StateGone {
-			return Outcome{Feed: fresh}, true
-		}
-		f = fresh
-	}
-	// A Retry-After another poller (or another feed here) got from this
-	// host applies to this feed too. Checked before waiting for the start
-	// rather than after, so that no store round trip delays the request
-	// past its reserved start (which would shorten its gap to the next);
-	// a Retry-After that arrives during the wait (at most a few gaps) is
-	// met like one arriving while the request is in flight.
-	until, err := co.HostBlockedUntil(ctx, host)
-	if err != nil {
-		return Outcome{Feed: f, Err: fmt.Errorf("wait for host %s: %w", host, err)}, true
-	}
-	if until.After(p.now()) {
-		gate.Block(host, until)
-		return p.deferToHost(f, until), true
-	}
 	if err := sleepUntil(ctx, start); err != nil {
 		return Outcome{Feed: f, Err: fmt.Errorf("wait for host %s: %w", host, err)}, true
 	}
@@ -426,9 +459,10 @@ func sleepUntil(ctx context.Context, t time.Time) error {
 
 // acquireHost takes one of the host's request slots in the store, waiting
 // while all are taken, and returns it with the request start the store
-// reserved (on the local monotonic clock). The slot is held until
+// reserved (on the local monotonic clock). Before each new attempt it
+// calls between, which may end the wait (stop). The slot is held until
 // released, or for long enough to cover the wait and a whole poll.
-func (d *Daemon) acquireHost(ctx context.Context, co store.Coordinator, host string) (slot int, start time.Time, err error) {
+func (d *Daemon) acquireHost(ctx context.Context, co store.Coordinator, host string, between func() (stop bool)) (slot int, start time.Time, stop bool, err error) {
 	p := d.Poller
 	perHost := p.gate().perHost
 	gap := p.MinHostGap
@@ -439,19 +473,23 @@ func (d *Daemon) acquireHost(ctx context.Context, co store.Coordinator, host str
 	// at varied times so that waiting pollers do not ask in step.
 	retry := min(max(gap, 50*time.Millisecond), 500*time.Millisecond)
 	for {
-		asked := time.Now()
 		slot, wait, ok, err := co.AcquireHost(ctx, d.Owner, host, perHost, gap, hold)
 		if err != nil {
-			return 0, time.Time{}, err
+			return 0, time.Time{}, false, err
 		}
 		if ok {
-			// The store counted the wait from its clock reading, which
-			// came after asked: starting at asked+wait may be early by
-			// at most the call's first half, a fraction of a millisecond.
-			return slot, asked.Add(wait), nil
+			// The store counted the wait from its clock reading, made
+			// somewhere during the call (after waiting for a connection
+			// and for the host's lock, perhaps long): counting it from
+			// the call's end is never early, and late only by the
+			// answer's way back.
+			return slot, time.Now().Add(wait), false, nil
 		}
 		if err := sleepUntil(ctx, time.Now().Add(retry/2+rand.N(retry))); err != nil {
-			return 0, time.Time{}, err
+			return 0, time.Time{}, false, err
+		}
+		if between() {
+			return 0, time.Time{}, true, nil
 		}
 	}
 }
