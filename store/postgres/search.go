@@ -371,7 +371,7 @@ func (e *pgEngine) fingerprint() uint64 {
 func (e *pgEngine) restrict(args *sqlArgs) []string {
 	var where []string
 	if e.langs != nil {
-		where = append(where, "i.lang = ANY("+args.texts(e.langs)+")")
+		where = append(where, langIn(e.langs, args))
 	}
 	if e.feedIDs != nil {
 		where = append(where, "i.feed_id = ANY("+args.ids(e.feedIDs)+")")
@@ -412,6 +412,15 @@ func (e *pgEngine) plan(langs []string, args *sqlArgs, ranking bool) ([]langPlan
 	return plans, scorers, nil
 }
 
+// langIn is the condition "the item is in one of langs"; one language is
+// an equality, which lets PostgreSQL walk items_lang in order.
+func langIn(langs []string, args *sqlArgs) string {
+	if len(langs) == 1 {
+		return "i.lang = " + args.text(langs[0])
+	}
+	return "i.lang = ANY(" + args.texts(langs) + ")"
+}
+
 // candidates is the SQL condition "one of the plans selects the row":
 // languages with the same predicate are grouped.
 func candidates(plans []langPlan, args *sqlArgs) string {
@@ -432,7 +441,7 @@ func candidates(plans []langPlan, args *sqlArgs) string {
 	}
 	var parts []string
 	for _, key := range order {
-		cond := "i.lang = ANY(" + args.texts(byPred[key]) + ")"
+		cond := langIn(byPred[key], args)
 		if key != "" {
 			cond += " AND " + key
 		}
@@ -784,18 +793,23 @@ func (e *pgEngine) ranked(langs []string, plans []langPlan, scorers []scorer, st
 		langIdx[pl.lang] = i
 		exact[pl.lang] = pl.p.exact
 	}
-	if err := e.docFreqs(langs, scorers, maxID); err != nil {
-		return err
-	}
-
-	// The candidates, with their lengths and the scorers' terms they have.
+	// The document frequencies, and the candidates with their lengths
+	// and what the scorers need of them, in one round trip.
+	b := &pgx.Batch{}
+	setDF := e.docFreqs(b, langs, scorers, maxID)
 	where := e.restrict(args)
 	where = append(where, "i.id <= "+args.add("", int64(maxID)), candidates(plans, args))
 	probes := e.probes(langs, scorers, args)
 	sql := `SELECT i.id, i.sort_ns, i.lang, coalesce(i.terms_len, 0), ARRAY[` + strings.Join(probes, ", ") + `]::integer[]
 		FROM items i WHERE ` + strings.Join(where, " AND ")
 	sql, vals := args.compact(sql)
-	rows, err := e.tx.Query(e.ctx, sql, vals...)
+	b.Queue(sql, vals...)
+	br := e.tx.SendBatch(e.ctx, b)
+	defer br.Close()
+	if err := setDF(br); err != nil {
+		return err
+	}
+	rows, err := br.Query()
 	if err != nil {
 		return fmt.Errorf("read candidates: %w", err)
 	}
@@ -813,6 +827,9 @@ func (e *pgEngine) ranked(langs []string, plans []langPlan, scorers []scorer, st
 		cands = append(cands, c)
 	}
 	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read candidates: %w", err)
+	}
+	if err := br.Close(); err != nil {
 		return fmt.Errorf("read candidates: %w", err)
 	}
 	e.page.Candidates = len(cands)
@@ -965,63 +982,64 @@ func (sc *scorer) tf(pays []int32) (float64, bool) {
 	return tf, true
 }
 
-// docFreqs counts, for every scorer, the items of its language up to maxID
-// it counts (filter/search's document frequency), in one statement: one
-// GIN scan per distinct tsquery, counted by language (languages without a
-// stemmer share their terms, and a language's bitmap of every item would
-// cost more than the heap rows the words select).
-func (e *pgEngine) docFreqs(langs []string, scorers []scorer, maxID uint64) error {
+// docFreqs queues on b the count, for every scorer, of the items of its
+// language up to maxID it counts (filter/search's document frequency):
+// one GIN scan per distinct tsquery, counted by language (languages
+// without a stemmer share their terms, and a language's bitmap of every
+// item would cost more than the heap rows the words select). The function
+// returned reads the counts into the scorers.
+func (e *pgEngine) docFreqs(b *pgx.Batch, langs []string, scorers []scorer, maxID uint64) func(pgx.BatchResults) error {
 	args := &sqlArgs{}
 	maxArg := args.add("", int64(maxID))
-	var cols []string
 	byTSQ := map[string]int{}
+	var tsqs []string
 	tsqLangs := map[string][]string{}
 	for _, sc := range scorers {
 		if sc.tsq == "" {
 			continue // a prefix nothing starts with
 		}
 		if _, ok := byTSQ[sc.tsq]; !ok {
-			byTSQ[sc.tsq] = len(byTSQ)
+			byTSQ[sc.tsq] = len(tsqs)
+			tsqs = append(tsqs, sc.tsq)
 		}
 		if l := langs[sc.lang]; !slices.Contains(tsqLangs[sc.tsq], l) {
 			tsqLangs[sc.tsq] = append(tsqLangs[sc.tsq], l)
 		}
 	}
-	if len(byTSQ) == 0 {
-		return nil
+	if len(tsqs) == 0 {
+		return func(pgx.BatchResults) error { return nil }
 	}
-	tsqs := make([]string, len(byTSQ))
-	for q, k := range byTSQ {
-		tsqs[k] = q
-	}
-	for _, q := range tsqs {
-		cols = append(cols, fmt.Sprintf(`(SELECT coalesce(array_agg(x.lang || ':' || x.n), '{}') FROM
-			(SELECT i.lang, count(*) AS n FROM items i WHERE i.terms @@ %s AND i.id <= %s AND i.lang = ANY(%s) GROUP BY i.lang) x)`,
-			args.tsquery(q), maxArg, args.texts(tsqLangs[q])))
-	}
-	counts := make([][]string, len(cols))
-	dst := make([]any, len(cols))
-	for i := range counts {
-		dst[i] = &counts[i]
+	cols := make([]string, len(tsqs))
+	for k, q := range tsqs {
+		cols[k] = fmt.Sprintf(`(SELECT coalesce(array_agg(x.lang || ':' || x.n), '{}') FROM
+			(SELECT i.lang, count(*) AS n FROM items i WHERE i.terms @@ %s AND i.id <= %s AND %s GROUP BY i.lang) x)`,
+			args.tsquery(q), maxArg, langIn(tsqLangs[q], args))
 	}
 	sql, vals := args.compact("SELECT " + strings.Join(cols, ", "))
-	if err := e.tx.QueryRow(e.ctx, sql, vals...).Scan(dst...); err != nil {
-		return fmt.Errorf("count documents per term: %w", err)
-	}
-	for i := range scorers {
-		sc := &scorers[i]
-		k, ok := byTSQ[sc.tsq]
-		if !ok {
-			continue
+	b.Queue(sql, vals...)
+	return func(br pgx.BatchResults) error {
+		counts := make([][]string, len(cols))
+		dst := make([]any, len(cols))
+		for i := range counts {
+			dst[i] = &counts[i]
 		}
-		for _, ln := range counts[k] {
-			l, n, _ := strings.Cut(ln, ":")
-			if l == langs[sc.lang] {
-				sc.df, _ = strconv.Atoi(n)
+		if err := br.QueryRow().Scan(dst...); err != nil {
+			return fmt.Errorf("count documents per term: %w", err)
+		}
+		for i := range scorers {
+			sc := &scorers[i]
+			k, ok := byTSQ[sc.tsq]
+			if !ok {
+				continue
+			}
+			for _, ln := range counts[k] {
+				if l, n, _ := strings.Cut(ln, ":"); l == langs[sc.lang] {
+					sc.df, _ = strconv.Atoi(n)
+				}
 			}
 		}
+		return nil
 	}
-	return nil
 }
 
 // rankedBefore orders candidates by score, then newest first.
