@@ -37,9 +37,6 @@ const (
 	// heldRetry is when a feed asked for by PollWait but held by another
 	// poller is asked for again.
 	heldRetry = time.Second
-	// recheckAfter: while a feed waits for a host slot, its lease and the
-	// host's Retry-After are looked at again this often.
-	recheckAfter = 250 * time.Millisecond
 )
 
 // sharedJob is a feed this daemon holds a lease on.
@@ -390,17 +387,13 @@ func (d *Daemon) pollShared(ctx context.Context, co store.Coordinator, gate *hos
 	if o, polled, stop := ready(); stop {
 		return o, polled
 	}
-	checked := time.Now()
 	// While every slot is taken, other pollers' requests to the host are
-	// being answered and the lease ages: look again now and then, between
-	// attempts, never between a granted slot and its request.
+	// being answered (one may bring a Retry-After) and the lease ages:
+	// look again before each new attempt, never between a granted slot
+	// and its request.
 	slot, start, stopped, err := d.acquireHost(ctx, co, host, func() bool {
-		if time.Since(checked) < recheckAfter {
-			return false
-		}
 		var stop bool
 		o, polled, stop = ready()
-		checked = time.Now()
 		return stop
 	})
 	if err != nil {

@@ -36,13 +36,18 @@ func TestPostgresDaemonsCycles(t *testing.T) {
 	testSharedCycles(t, postgresPollers(t, 3), 4, 50)
 }
 
-// One of three daemons on PostgreSQL dies mid-cycle; the others take its
-// feeds over once its leases run out.
+// One of three daemons on PostgreSQL dies mid-cycle (120 feeds); the
+// others take its feeds over once its leases run out.
 func TestPostgresDaemonsCrash(t *testing.T) {
-	testSharedCrash(t, postgresPollers(t, 3), 4, 50)
+	testSharedCrash(t, postgresPollers(t, 3), 4, 30)
 }
 
 // The gap between requests to a host holds across daemons on PostgreSQL.
 func TestPostgresDaemonsGap(t *testing.T) {
 	testSharedGap(t, postgresPollers(t, 3))
+}
+
+// A host's Retry-After holds for every daemon on PostgreSQL.
+func TestPostgresDaemonsRetryAfter(t *testing.T) {
+	testSharedRetryAfter(t, postgresPollers(t, 3))
 }

@@ -626,6 +626,92 @@ func testSharedGap(t *testing.T, pollers []sharedPoller) {
 	t.Logf("%d requests by %d daemons", len(starts), len(who))
 }
 
+// testSharedRetryAfter runs a daemon per poller on the feeds of one host,
+// the first of which answers 429 with a Retry-After of an hour: the host's
+// other feeds are deferred by every daemon, and after the 429 no request
+// reaches the host but those already granted a slot (perHost-1 at most).
+func testSharedRetryAfter(t *testing.T, pollers []sharedPoller) {
+	const perHost = 2
+	cfg := sharedConfig{interval: time.Hour, lease: time.Minute, perHost: perHost, gap: 5 * time.Millisecond}
+	var mu sync.Mutex
+	var starts []time.Time
+	var refused time.Time
+	srv := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		starts = append(starts, time.Now())
+		mu.Unlock()
+		time.Sleep(10 * time.Millisecond)
+		if r.URL.Path == "/feed/0" {
+			w.Header().Set("Retry-After", "3600")
+			w.WriteHeader(http.StatusTooManyRequests)
+			mu.Lock()
+			refused = time.Now()
+			mu.Unlock()
+			return
+		}
+		serveFeed(w, rssDoc("Feed", "en", entry{GUID: r.URL.Path, Title: "One", Desc: "one", Pub: time.Now().Add(-time.Hour)}))
+	})
+	var urls []string
+	for i := range 12 {
+		urls = append(urls, fmt.Sprintf("%s/feed/%d", srv.URL, i))
+	}
+	addFeeds(t, pollers[0].store, urls) // the 429 feed first: claimed first
+	outcomes := make(chan Outcome, 100)
+	var daemons []*Daemon
+	for i, sp := range pollers {
+		d := sharedDaemon(sp.store, cfg, i, func(int, string) {})
+		d.OnOutcome = func(o Outcome) { outcomes <- o }
+		daemons = append(daemons, d)
+	}
+	stop := runDaemons(t, daemons...)
+	got := map[string]Outcome{}
+	timeout := time.After(safety)
+	for len(got) < len(urls) {
+		select {
+		case o := <-outcomes:
+			if _, dup := got[o.Feed.URL]; dup {
+				t.Errorf("feed %s polled twice", o.Feed.URL)
+			}
+			got[o.Feed.URL] = o
+		case <-timeout:
+			t.Fatalf("%d of %d feeds polled", len(got), len(urls))
+		}
+	}
+	stop()
+	deferred := 0
+	for u, o := range got {
+		switch {
+		case u == urls[0]:
+			if o.Status != http.StatusTooManyRequests {
+				t.Errorf("the refusing feed: status %d, err %v", o.Status, o.Err)
+			}
+		case o.Deferred:
+			deferred++
+			if o.Feed.NextPoll.Before(time.Now().Add(50 * time.Minute)) {
+				t.Errorf("feed %s deferred only until %v", u, o.Feed.NextPoll)
+			}
+		case o.Err != nil || o.Status != 200:
+			t.Errorf("feed %s: status %d, err %v", u, o.Status, o.Err)
+		}
+	}
+	mu.Lock()
+	late := 0
+	for _, st := range starts {
+		if st.After(refused) {
+			late++
+		}
+	}
+	mu.Unlock()
+	if late > perHost-1 {
+		t.Errorf("%d requests reached the host after it answered 429 with Retry-After", late)
+	}
+	until, err := pollers[1].store.(store.Coordinator).HostBlockedUntil(context.Background(), hostOf(srv.URL))
+	if err != nil || until.Before(time.Now().Add(50*time.Minute)) {
+		t.Errorf("host blocked until %v (%v) in the store", until, err)
+	}
+	t.Logf("%d feeds deferred, %d fetched before the 429 came back, %d after", deferred, len(urls)-1-deferred-late, late)
+}
+
 // runDaemons runs daemons and returns a function that stops them all at
 // once (one stopping first would leave its cancelled fetches to the
 // others, to be fetched again at once: right, but not what a test of one
@@ -694,18 +780,23 @@ func memPollers(t *testing.T, n int) []sharedPoller {
 // smaller farm than the PostgreSQL test: the race detector makes its
 // polls slow.)
 func TestSharedDaemonsCycles(t *testing.T) {
-	testSharedCycles(t, memPollers(t, 3), 4, 25)
+	testSharedCycles(t, memPollers(t, 3), 4, 15)
 }
 
 // A daemon that dies mid-cycle leaves its feeds to the others once its
 // leases run out.
 func TestSharedDaemonsCrash(t *testing.T) {
-	testSharedCrash(t, memPollers(t, 3), 4, 25)
+	testSharedCrash(t, memPollers(t, 3), 4, 15)
 }
 
 // The gap between requests to a host holds across daemons.
 func TestSharedDaemonsGap(t *testing.T) {
 	testSharedGap(t, memPollers(t, 3))
+}
+
+// A host's Retry-After holds for every daemon.
+func TestSharedDaemonsRetryAfter(t *testing.T) {
+	testSharedRetryAfter(t, memPollers(t, 3))
 }
 
 // PollWait on a shared store polls the feeds asked for, due or not, waits
