@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"babelfeed"
 	"babelfeed/internal/pgtest"
 	"babelfeed/store"
@@ -234,6 +236,25 @@ func BenchmarkItemsByLang(b *testing.B) {
 	}
 	b.Logf("%d items, languages %v, %.0f bytes/item in tables and indexes; setup in 1000-item fetches: %.0f items/s",
 		st.Items, st.ByLang, float64(st.FileBytes)/total, total/setupTime.Seconds())
+
+	// Where the bytes go: each relation with its indexes and TOAST.
+	sizes, err := s.pool.Query(ctx, `SELECT c.relname, pg_total_relation_size(c.oid)
+		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'i') AND pg_total_relation_size(c.oid) > 1e6
+		ORDER BY 2 DESC`)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var name string
+	var size int64
+	var lines []string
+	if _, err := pgx.ForEachRow(sizes, []any{&name, &size}, func() error {
+		lines = append(lines, fmt.Sprintf("%-20s %7.1f MB %5.0f bytes/item", name, float64(size)/1e6, float64(size)/total))
+		return nil
+	}); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("relations (tables with their indexes, and indexes):\n%s", strings.Join(lines, "\n"))
 
 	run := func(name string, q babelfeed.Query, match func(*babelfeed.Item) bool) {
 		b.Run(name, func(b *testing.B) {
