@@ -32,8 +32,8 @@ var pgConfigs = map[string]string{
 // it fails only if the configurations were to agree everywhere, which
 // would mean this design note is out of date.
 func TestTextSearchConfigsDiffer(t *testing.T) {
-	if testing.Short() {
-		t.Skip("measurement")
+	if testing.Short() || searchScale > 1 {
+		t.Skip("a measurement: run without -short and -race")
 	}
 	langs := slices.Sorted(func(yield func(string) bool) {
 		for l := range pgConfigs {
