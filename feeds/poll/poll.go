@@ -140,12 +140,24 @@ func Due(feeds []babelfeed.Feed, now time.Time) []babelfeed.Feed {
 // (see hostGate), and calls progress (from one goroutine at a time) as each
 // finishes. It returns the outcomes in the order of feeds. Cancelling ctx
 // stops fetches in flight; feeds not yet started are left as they were.
+//
+// On a store shared by several pollers (store.Coordinator), each feed is
+// polled under a lease, as the daemons sharing the store poll, and within
+// the host limits they keep: a feed another poller holds is not polled,
+// its outcome's error wraps ErrLeased.
 func (p *Poller) PollFeeds(ctx context.Context, feeds []babelfeed.Feed, progress func(Outcome)) []Outcome {
 	workers := p.Workers
 	if workers <= 0 {
 		workers = 8
 	}
 	gate := p.gate()
+	// On a store other pollers share, each feed is leased for its poll
+	// and the host limits are the shared ones (see pollLeased).
+	co, shared := p.Store.(store.Coordinator)
+	var leaser *Daemon
+	if shared {
+		leaser = &Daemon{Poller: p, Owner: NewOwnerID()}
+	}
 	outcomes := make([]Outcome, len(feeds))
 	var progMu sync.Mutex
 	jobs := make(chan int)
@@ -155,7 +167,12 @@ func (p *Poller) PollFeeds(ctx context.Context, feeds []babelfeed.Feed, progress
 		go func() {
 			defer wg.Done()
 			for i := range jobs {
-				o := p.pollPolitely(ctx, gate, feeds[i])
+				var o Outcome
+				if shared {
+					o = leaser.pollLeased(ctx, co, gate, feeds[i])
+				} else {
+					o = p.pollPolitely(ctx, gate, feeds[i])
+				}
 				outcomes[i] = o
 				if progress != nil {
 					progMu.Lock()

@@ -39,6 +39,35 @@ const (
 	heldRetry = time.Second
 )
 
+// ErrLeased is wrapped by the error of a poll not made because another
+// poller of a shared store holds the feed (see PollFeeds).
+var ErrLeased = errors.New("being polled by another poller")
+
+// pollLeased polls one feed of a PollFeeds pass on a shared store: it
+// leases the feed, polls it as the daemon polls what it claimed, and
+// releases it.
+func (d *Daemon) pollLeased(ctx context.Context, co store.Coordinator, gate *hostGate, f babelfeed.Feed) Outcome {
+	got, err := co.ClaimFeeds(ctx, d.Owner, []uint64{f.ID}, d.lease())
+	if err != nil {
+		return Outcome{Feed: f, Err: fmt.Errorf("lease feed %d: %w", f.ID, err)}
+	}
+	if len(got) == 0 {
+		return Outcome{Feed: f, Err: fmt.Errorf("poll feed %d: %w", f.ID, ErrLeased)}
+	}
+	defer func() {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
+		defer cancel()
+		if err := co.Release(rctx, d.Owner, f.ID); err != nil {
+			d.Poller.log().Warn("release feed lease", "feed", f.ID, "error", err)
+		}
+	}()
+	o, polled := d.pollShared(ctx, co, gate, sharedJob{feed: got[0], forced: true, claimed: time.Now()})
+	if !polled {
+		return Outcome{Feed: got[0], Err: fmt.Errorf("poll feed %d: %w", f.ID, ErrLeased)}
+	}
+	return o
+}
+
 // sharedJob is a feed this daemon holds a lease on.
 type sharedJob struct {
 	feed babelfeed.Feed // as read when claimed

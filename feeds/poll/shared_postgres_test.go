@@ -51,3 +51,8 @@ func TestPostgresDaemonsGap(t *testing.T) {
 func TestPostgresDaemonsRetryAfter(t *testing.T) {
 	testSharedRetryAfter(t, postgresPollers(t, 3))
 }
+
+// The poll command's pass leases what it polls on PostgreSQL.
+func TestPostgresPollFeeds(t *testing.T) {
+	testSharedPollFeeds(t, postgresPollers(t, 2))
+}

@@ -712,6 +712,35 @@ func testSharedRetryAfter(t *testing.T, pollers []sharedPoller) {
 	t.Logf("%d feeds deferred, %d fetched before the 429 came back, %d after", deferred, len(urls)-1-deferred-late, late)
 }
 
+// testSharedPollFeeds runs a PollFeeds pass (the poll command) on a shared
+// store: it polls what no other poller holds, reports the rest as leased,
+// and gives its leases back.
+func testSharedPollFeeds(t *testing.T, pollers []sharedPoller) {
+	fm, urls := newFarm(t, 1, 3, 0)
+	feeds := addFeeds(t, pollers[0].store, urls)
+	other := pollers[1].store.(store.Coordinator)
+	ctx := context.Background()
+	if got, err := other.ClaimFeeds(ctx, "other", []uint64{feeds[2].ID}, time.Hour); err != nil || len(got) != 1 {
+		t.Fatalf("other poller's claim: %v, %v", got, err)
+	}
+	d := sharedDaemon(pollers[0].store, sharedConfig{interval: time.Hour, lease: time.Minute, perHost: 2}, 0, func(int, string) {})
+	out := d.Poller.PollFeeds(ctx, feeds, nil)
+	for i, o := range out[:2] {
+		if o.Err != nil || o.Status != 200 || o.Added != 3 {
+			t.Errorf("feed %d: status %d, added %d, err %v", i, o.Status, o.Added, o.Err)
+		}
+	}
+	if !errors.Is(out[2].Err, ErrLeased) {
+		t.Errorf("feed held by another poller: %v", out[2].Err)
+	}
+	if counts := fm.fetchCounts(); counts["/feed/h0-2"] != 0 || counts["/feed/h0-0"] != 1 {
+		t.Errorf("fetches %v", counts)
+	}
+	if got, err := other.ClaimFeeds(ctx, "third", []uint64{feeds[0].ID, feeds[1].ID}, time.Hour); err != nil || len(got) != 2 {
+		t.Errorf("leases of the pass not given back: %d claimable, %v", len(got), err)
+	}
+}
+
 // runDaemons runs daemons and returns a function that stops them all at
 // once (one stopping first would leave its cancelled fetches to the
 // others, to be fetched again at once: right, but not what a test of one
@@ -797,6 +826,11 @@ func TestSharedDaemonsGap(t *testing.T) {
 // A host's Retry-After holds for every daemon.
 func TestSharedDaemonsRetryAfter(t *testing.T) {
 	testSharedRetryAfter(t, memPollers(t, 3))
+}
+
+// The poll command's pass leases what it polls on a shared store.
+func TestSharedPollFeeds(t *testing.T) {
+	testSharedPollFeeds(t, memPollers(t, 2))
 }
 
 // PollWait on a shared store polls the feeds asked for, due or not, waits
