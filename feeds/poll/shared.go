@@ -47,6 +47,7 @@ var ErrLeased = errors.New("being polled by another poller")
 // leases the feed, polls it as the daemon polls what it claimed, and
 // releases it.
 func (d *Daemon) pollLeased(ctx context.Context, co store.Coordinator, gate *hostGate, f babelfeed.Feed) Outcome {
+	claimed := time.Now()
 	got, err := co.ClaimFeeds(ctx, d.Owner, []uint64{f.ID}, d.lease())
 	if err != nil {
 		return Outcome{Feed: f, Err: fmt.Errorf("lease feed %d: %w", f.ID, err)}
@@ -61,7 +62,7 @@ func (d *Daemon) pollLeased(ctx context.Context, co store.Coordinator, gate *hos
 			d.Poller.log().Warn("release feed lease", "feed", f.ID, "error", err)
 		}
 	}()
-	o, polled := d.pollShared(ctx, co, gate, sharedJob{feed: got[0], forced: true, claimed: time.Now()})
+	o, polled := d.pollShared(ctx, co, gate, sharedJob{feed: got[0], forced: true, claimed: claimed})
 	if !polled {
 		return Outcome{Feed: got[0], Err: fmt.Errorf("poll feed %d: %w", f.ID, ErrLeased)}
 	}
@@ -73,9 +74,9 @@ type sharedJob struct {
 	feed babelfeed.Feed // as read when claimed
 	// forced: asked for by PollNow or PollWait, polled due or not.
 	forced bool
-	// claimed is when the lease was taken, on the local monotonic clock
-	// (which runs no faster than the store's, so the lease lasts at least
-	// Lease from then).
+	// claimed is when the claim was asked for, on the local monotonic
+	// clock: the store took the lease later, so it lasts at least Lease
+	// from then.
 	claimed time.Time
 }
 
@@ -197,12 +198,12 @@ func (d *Daemon) claim(ctx context.Context, co store.Coordinator, jobs chan<- sh
 	}
 
 	if len(asked) > 0 {
+		claimed := time.Now()
 		got, err := co.ClaimFeeds(ctx, d.Owner, asked, d.lease())
 		if err != nil {
 			d.requeue(asked, now.Add(heldRetry))
 			return sleep, fmt.Errorf("claim feeds asked for: %w", err)
 		}
-		claimed := time.Now()
 		have := map[uint64]bool{}
 		d.mu.Lock()
 		for _, f := range got {
@@ -237,11 +238,11 @@ func (d *Daemon) claim(ctx context.Context, co store.Coordinator, jobs chan<- sh
 		d.mu.Unlock()
 		// Ask for enough to fill the idle workers even when the store
 		// hands back every due feed this daemon already holds.
+		claimed := time.Now()
 		got, err := co.ClaimDue(ctx, d.Owner, now, free+held, d.lease())
 		if err != nil {
 			return sleep, err
 		}
-		claimed := time.Now()
 		var extra []uint64
 		d.mu.Lock()
 		for _, f := range got {
@@ -384,6 +385,7 @@ func (d *Daemon) pollShared(ctx context.Context, co store.Coordinator, gate *hos
 	// the feed is not to be polled now; o says why, when polled.
 	ready := func() (o Outcome, polled, stop bool) {
 		if time.Since(leased) > d.lease()/10 {
+			asked := time.Now()
 			got, err := co.ClaimFeeds(ctx, d.Owner, []uint64{f.ID}, d.lease())
 			if err != nil {
 				return Outcome{Feed: f, Err: fmt.Errorf("renew lease of feed %d: %w", f.ID, err)}, true, true
@@ -391,7 +393,7 @@ func (d *Daemon) pollShared(ctx context.Context, co store.Coordinator, gate *hos
 			if len(got) == 0 {
 				return Outcome{}, false, true
 			}
-			leased = time.Now()
+			leased = asked
 			fresh := got[0]
 			if !j.forced && fresh.NextPoll.After(p.now()) {
 				return Outcome{}, false, true
