@@ -335,12 +335,13 @@ type itemArgs struct {
 	terms     any
 }
 
-func (s *DB) argsOf(it *babelfeed.Item, buf []byte) itemArgs {
+// argsOf computes the column values of it, its terms included.
+func (s *DB) argsOf(it *babelfeed.Item) itemArgs {
 	st := store.SortTime(it)
 	a := itemArgs{
 		id: int64(it.ID), feed: int64(it.FeedID), keyID: keyID(it.Key), lang: it.Lang,
 		sortNS: nanos(st), sortTime: st, published: nullTime(it.Published),
-		hash: []byte(it.ContentHash), data: encodeItem(buf, it),
+		hash: []byte(it.ContentHash), data: encodeItem(nil, it),
 	}
 	if it.DuplicateOf != 0 {
 		a.dup = int64(it.DuplicateOf)
@@ -363,7 +364,7 @@ type itemRows struct {
 }
 
 func (r *itemRows) add(s *DB, it *babelfeed.Item) {
-	a := s.argsOf(it, nil)
+	a := s.argsOf(it)
 	r.id = append(r.id, a.id)
 	r.feed = append(r.feed, a.feed)
 	r.kid = append(r.kid, a.keyID)
@@ -689,7 +690,7 @@ func (s *DB) SaveFetch(f babelfeed.Feed, items []babelfeed.Item) (store.SaveResu
 			if st.insert {
 				inserts.add(s, st.item)
 			} else {
-				b.Queue(updateItemSQL, s.argsOf(st.item, nil).updateValues()...)
+				b.Queue(updateItemSQL, s.argsOf(st.item).updateValues()...)
 			}
 			wrote = true
 		}
@@ -1000,7 +1001,7 @@ func (s *DB) rewrite(ctx context.Context, olds, news []*babelfeed.Item, raws [][
 				continue
 			}
 			it := news[i]
-			b.Queue(updateItemSQL, s.argsOf(it, nil).updateValues()...)
+			b.Queue(updateItemSQL, s.argsOf(it).updateValues()...)
 			wrote = true
 			if old.Lang == it.Lang {
 				continue
