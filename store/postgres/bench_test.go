@@ -335,3 +335,21 @@ func BenchmarkImport(b *testing.B) {
 		b.ReportMetric(items/time.Since(start).Seconds(), "items/s")
 	}
 }
+
+// BenchmarkFeeds lists 20,000 feeds (the farm), as the poller does
+// at start and the server on every metrics scrape.
+func BenchmarkFeeds(b *testing.B) {
+	s := openTest(b, pgtest.DSN(b), nil)
+	start := time.Now()
+	feeds := benchFeeds(b, s, 20_000, func(i int) []string { return []string{"Folder", fmt.Sprint(i % 50)} })
+	b.Logf("AddFeeds of %d feeds in one call: %s", len(feeds), time.Since(start).Round(time.Millisecond))
+	for b.Loop() {
+		got, err := s.Feeds()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(got) != len(feeds) {
+			b.Fatalf("%d feeds", len(got))
+		}
+	}
+}

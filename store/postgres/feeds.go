@@ -46,7 +46,7 @@ func decodeFeed(data []byte, items int, langs []byte) (babelfeed.Feed, error) {
 	}
 	f.Items = items
 	f.Languages = map[string]int{}
-	if len(langs) > 0 {
+	if len(langs) > 0 && string(langs) != "{}" {
 		if err := json.Unmarshal(langs, &f.Languages); err != nil {
 			return f, fmt.Errorf("decode language counts of feed %d: %w", f.ID, err)
 		}
