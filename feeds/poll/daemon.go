@@ -138,7 +138,9 @@ func (d *Daemon) PollWait(ctx context.Context, ids []uint64) ([]Outcome, error) 
 }
 
 // QueueLen reports how many feeds wait in the queue and how many are being
-// fetched.
+// fetched. In shared mode the queue holds only the feeds asked for by
+// PollNow and PollWait (the rest of the schedule is in the store), and
+// running counts the feeds this daemon holds leases on.
 func (d *Daemon) QueueLen() (queued, running int) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
