@@ -49,7 +49,8 @@ var searchDDL = []string{
 		docs bigint NOT NULL,
 		sum_len bigint NOT NULL,
 		PRIMARY KEY (lang, shard))`,
-	`CREATE OR REPLACE FUNCTION babelfeed_search_stats() RETURNS trigger LANGUAGE plpgsql AS $$
+	`CREATE OR REPLACE FUNCTION babelfeed_search_stats() RETURNS trigger LANGUAGE plpgsql
+	 SET search_path FROM CURRENT AS $$
 	 DECLARE
 		sh integer := pg_backend_pid() % 16;
 	 BEGIN
