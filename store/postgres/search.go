@@ -31,8 +31,10 @@ import (
 //     rare word take 140 ms on 20,000 fresh items;
 //   - search_lang_stats, the number of items and their total length per
 //     language (BM25's corpus statistics), kept by triggers on items in
-//     16 shards per language, picked by the writing backend, so that
-//     pollers writing at once do not queue on one row; a search sums them.
+//     64 shards per language, picked by the writing backend's process ID,
+//     so that pollers writing at once seldom wait on one row (two that do
+//     may deadlock, rarely: the store's transactions retry then); a
+//     search sums at most 64 rows per language.
 //     The first Open that creates the triggers counts the items already
 //     there, with writers locked out meanwhile.
 var searchDDL = []string{
@@ -52,7 +54,7 @@ var searchDDL = []string{
 	`CREATE OR REPLACE FUNCTION babelfeed_search_stats() RETURNS trigger LANGUAGE plpgsql
 	 SET search_path FROM CURRENT AS $$
 	 DECLARE
-		sh integer := pg_backend_pid() % 16;
+		sh integer := pg_backend_pid() % 64;
 	 BEGIN
 		IF TG_OP IN ('UPDATE', 'DELETE') THEN
 			INSERT INTO search_lang_stats AS s (lang, shard, docs, sum_len)

@@ -647,3 +647,56 @@ func TestTSQuoting(t *testing.T) {
 		t.Errorf("author: %q", got)
 	}
 }
+
+// TestSearchStatsConcurrentWriters has several connections save items of
+// several languages at once: the counts the triggers keep still add up.
+func TestSearchStatsConcurrentWriters(t *testing.T) {
+	ctx := context.Background()
+	dsn := pgtest.DSN(t)
+	var dbs []*DB
+	for range 3 {
+		db, err := Open(ctx, dsn, Options{Indexer: search.Indexer(), MaxConns: 4})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		dbs = append(dbs, db)
+	}
+	var in []babelfeed.Feed
+	for i := range 6 {
+		in = append(in, babelfeed.Feed{URL: fmt.Sprintf("https://w%d.example/rss", i)})
+	}
+	feeds, _, err := dbs[0].AddFeeds(in, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, len(feeds))
+	for i, f := range feeds {
+		go func() {
+			db := dbs[i%len(dbs)]
+			for round := range 8 {
+				var batch []babelfeed.Item
+				for k := range 12 {
+					// Languages in a different order in each feed.
+					l := searchLangs[(i*3+k+round)%len(searchLangs)]
+					batch = append(batch, babelfeed.Item{
+						Key: fmt.Sprint(round, "-", k), Lang: l, Title: sentences["it"][k%6], Summary: sentences["de"][k%4],
+						ContentHash: fmt.Sprint(round, k), Published: searchNow.Add(-time.Duration(k) * time.Minute),
+					})
+				}
+				if _, err := db.SaveFetch(f, batch); err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range feeds {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := &pair{t: t, pg: dbs[0]}
+	p.checkStats()
+}
