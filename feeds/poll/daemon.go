@@ -32,11 +32,13 @@ type Daemon struct {
 	// must be unique among the pollers sharing the store. Empty: one is
 	// made from the host name, the process ID and random bits.
 	Owner string
-	// Lease is how long a claimed feed stays this daemon's before other
-	// pollers may take it over: after a crash, its feeds are polled again
-	// once it has passed. It must exceed the longest poll (the fetch
-	// timeout, then parsing and saving), because it is renewed when the
-	// request is about to start, not during the request. Zero: 2 minutes.
+	// Lease is how long a claimed feed stays this daemon's unless renewed:
+	// after a crash, its feeds are polled by the others once it has
+	// passed. While a poll lasts its lease is renewed every third of a
+	// lease when the store can (PostgreSQL can), so that Lease need not
+	// cover the longest poll; on a store that cannot, it must exceed the
+	// longest poll (fetch timeout, parsing, saving), as it is renewed only
+	// when the request is about to start. Zero: 1 minute.
 	Lease time.Duration
 	// ClaimEvery bounds how long the daemon sleeps between looks at the
 	// store when nothing is due earlier, so that feeds other processes add

@@ -29,7 +29,7 @@ import (
 // and slots expire on the store's clock and other pollers take over.
 
 const (
-	defaultLease      = 2 * time.Minute
+	defaultLease      = time.Minute
 	defaultClaimEvery = 2 * time.Second
 	// releaseTimeout bounds the store calls that give a lease or a slot
 	// back, which run even when the daemon is stopping.
@@ -38,6 +38,13 @@ const (
 	// poller is asked for again.
 	heldRetry = time.Second
 )
+
+// leaseRenewer is implemented by shared stores that can extend an owner's
+// leases without taking new ones (store/postgres). With it a daemon keeps
+// the leases of the feeds it is polling alive however long a poll takes.
+type leaseRenewer interface {
+	RenewLeases(ctx context.Context, owner string, ids []uint64, lease time.Duration) ([]uint64, error)
+}
 
 // ErrLeased is wrapped by the error of a poll not made because another
 // poller of a shared store holds the feed (see PollFeeds).
@@ -135,6 +142,9 @@ func (d *Daemon) runShared(ctx context.Context, co store.Coordinator) error {
 			}
 		})
 	}
+	if r, ok := co.(leaseRenewer); ok {
+		wg.Go(func() { d.renewLeases(ctx, r) })
+	}
 	defer func() {
 		// Jobs handed out but not started end at once (their context is
 		// done) and give their leases back.
@@ -158,6 +168,35 @@ func (d *Daemon) runShared(ctx context.Context, co store.Coordinator) error {
 		case <-d.wake:
 			t.Stop()
 		case <-t.C:
+		}
+	}
+}
+
+// renewLeases extends the leases of the feeds this daemon holds every
+// third of a lease, until ctx ends, so that they stay its own while their
+// polls last. A lease already lost (the process stood still longer than a
+// lease) is not taken back: the worker's check before its request finds
+// out.
+func (d *Daemon) renewLeases(ctx context.Context, r leaseRenewer) {
+	t := time.NewTicker(max(d.lease()/3, time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		d.mu.Lock()
+		ids := make([]uint64, 0, len(d.running))
+		for id := range d.running {
+			ids = append(ids, id)
+		}
+		d.mu.Unlock()
+		if len(ids) == 0 {
+			continue
+		}
+		if _, err := r.RenewLeases(ctx, d.Owner, ids, d.lease()); err != nil && ctx.Err() == nil {
+			d.Poller.log().Warn("renew feed leases", "error", err)
 		}
 	}
 }

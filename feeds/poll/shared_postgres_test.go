@@ -56,3 +56,8 @@ func TestPostgresDaemonsRetryAfter(t *testing.T) {
 func TestPostgresPollFeeds(t *testing.T) {
 	testSharedPollFeeds(t, postgresPollers(t, 2))
 }
+
+// A poll longer than a lease keeps its feed on PostgreSQL.
+func TestPostgresDaemonsLongPoll(t *testing.T) {
+	testSharedLongPoll(t, postgresPollers(t, 2))
+}

@@ -149,6 +149,22 @@ func (v *memView) ClaimFeeds(ctx context.Context, owner string, ids []uint64, le
 	return out, nil
 }
 
+func (v *memView) RenewLeases(ctx context.Context, owner string, ids []uint64, lease time.Duration) ([]uint64, error) {
+	if err := v.lock(); err != nil {
+		return nil, err
+	}
+	defer v.s.mu.Unlock()
+	clock := time.Now()
+	var out []uint64
+	for _, id := range ids {
+		if h := v.s.leases[id]; h.owner == owner && h.until.After(clock) {
+			v.s.leases[id] = memHold{owner, clock.Add(lease)}
+			out = append(out, id)
+		}
+	}
+	return out, nil
+}
+
 func (v *memView) Release(ctx context.Context, owner string, feedID uint64) error {
 	if err := v.lock(); err != nil {
 		return err
@@ -741,6 +757,43 @@ func testSharedPollFeeds(t *testing.T, pollers []sharedPoller) {
 	}
 }
 
+// testSharedLongPoll runs two daemons with leases far shorter than a
+// fetch: the daemon polling a feed keeps its lease, and the other never
+// takes the feed over.
+func testSharedLongPoll(t *testing.T, pollers []sharedPoller) {
+	var fetches atomic.Int64
+	srv := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		fetches.Add(1)
+		time.Sleep(1200 * time.Millisecond)
+		serveFeed(w, rssDoc("Slow", "en", entry{GUID: "1", Title: "One", Desc: "one", Pub: time.Now().Add(-time.Hour)}))
+	})
+	addFeeds(t, pollers[0].store, []string{srv.URL + "/slow"})
+	outcomes := make(chan Outcome, 10)
+	var daemons []*Daemon
+	for i, sp := range pollers {
+		d := sharedDaemon(sp.store, sharedConfig{interval: time.Hour, lease: 200 * time.Millisecond, perHost: 2}, i, func(int, string) {})
+		// One worker: busy, the daemon claims nothing (a claim would renew
+		// its own due feeds' leases too).
+		d.Poller.Workers = 1
+		d.OnOutcome = func(o Outcome) { outcomes <- o }
+		daemons = append(daemons, d)
+	}
+	stop := runDaemons(t, daemons...)
+	select {
+	case o := <-outcomes:
+		if o.Err != nil || o.Status != 200 {
+			t.Errorf("slow feed: status %d, err %v", o.Status, o.Err)
+		}
+	case <-time.After(safety):
+		t.Fatal("slow feed never polled")
+	}
+	time.Sleep(300 * time.Millisecond) // a second poll would have started by now
+	stop()
+	if n := fetches.Load(); n != 1 {
+		t.Errorf("slow feed fetched %d times", n)
+	}
+}
+
 // runDaemons runs daemons and returns a function that stops them all at
 // once (one stopping first would leave its cancelled fetches to the
 // others, to be fetched again at once: right, but not what a test of one
@@ -831,6 +884,11 @@ func TestSharedDaemonsRetryAfter(t *testing.T) {
 // The poll command's pass leases what it polls on a shared store.
 func TestSharedPollFeeds(t *testing.T) {
 	testSharedPollFeeds(t, memPollers(t, 2))
+}
+
+// A poll longer than a lease keeps its feed.
+func TestSharedDaemonsLongPoll(t *testing.T) {
+	testSharedLongPoll(t, memPollers(t, 2))
 }
 
 // PollWait on a shared store polls the feeds asked for, due or not, waits

@@ -154,6 +154,36 @@ func (s *DB) ClaimFeeds(ctx context.Context, owner string, ids []uint64, lease t
 	return out, nil
 }
 
+// RenewLeases extends owner's unexpired leases on the given feeds to last
+// lease from now (on the database's clock), and returns the IDs it
+// renewed. Unlike ClaimFeeds it never takes a lease: one that ran out, or
+// was released, stays so. (Not part of store.Coordinator: a daemon uses it
+// when the store has it, to keep the feeds it is polling.)
+func (s *DB) RenewLeases(ctx context.Context, owner string, ids []uint64, lease time.Duration) ([]uint64, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	keys := make([]int64, len(ids))
+	for i, id := range ids {
+		keys[i] = int64(id)
+	}
+	rows, err := s.pool.Query(ctx, `UPDATE feed_leases SET until = clock_timestamp() + $3::bigint * interval '1 microsecond'
+		WHERE owner = $1 AND feed_id = ANY($2::bigint[]) AND until > clock_timestamp()
+		RETURNING feed_id`, owner, keys, lease.Microseconds())
+	if err != nil {
+		return nil, fmt.Errorf("renew leases: %w", err)
+	}
+	got, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("renew leases: %w", err)
+	}
+	out := make([]uint64, len(got))
+	for i, id := range got {
+		out[i] = uint64(id)
+	}
+	return out, nil
+}
+
 // Release ends owner's lease on a feed. Another owner's lease (taken over
 // after owner's expired) is left alone.
 func (s *DB) Release(ctx context.Context, owner string, feedID uint64) error {

@@ -524,3 +524,45 @@ func TestBlockHost(t *testing.T) {
 		t.Fatalf("reservation after a block: wait %v ok %v err %v", wait, ok, err)
 	}
 }
+
+// RenewLeases extends the owner's live leases only: not another owner's,
+// not one that ran out.
+func TestRenewLeases(t *testing.T) {
+	db := openCoord(t, pgtest.DSN(t))
+	ctx := context.Background()
+	now := time.Now()
+	ids := addCoordFeeds(t, db, []coordFeed{{}, {}, {}})
+	if _, err := db.ClaimFeeds(ctx, "a", ids[:1], time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ClaimFeeds(ctx, "b", ids[1:2], time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ClaimFeeds(ctx, "a", ids[2:], 100*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(coordSafety)
+	for {
+		// Wait for the short lease to run out (a claim by c succeeds).
+		if got, err := db.ClaimDue(ctx, "c", now, 10, time.Millisecond); err != nil {
+			t.Fatal(err)
+		} else if len(got) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("short lease never ran out")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(5 * time.Millisecond) // c's lease of a millisecond runs out too
+	got, err := db.RenewLeases(ctx, "a", ids, time.Minute)
+	if err != nil || !slices.Equal(got, ids[:1]) {
+		t.Fatalf("renewed %v (%v), want %v", got, err, ids[:1])
+	}
+	if got, err := db.ClaimDue(ctx, "c", now, 10, time.Minute); err != nil || !slices.Equal(feedIDs(got), ids[2:]) {
+		t.Fatalf("after renewal, c claimed %v (%v), want only the lapsed %v", feedIDs(got), err, ids[2:])
+	}
+	if got, err := db.RenewLeases(ctx, "a", nil, time.Minute); err != nil || len(got) != 0 {
+		t.Errorf("renewal of nothing: %v, %v", got, err)
+	}
+}
