@@ -40,6 +40,12 @@ type Daemon struct {
 	// longest poll (fetch timeout, parsing, saving), as it is renewed only
 	// when the request is about to start. Zero: 1 minute.
 	Lease time.Duration
+	// SlotHold is how long a request slot of a host stays taken unless
+	// given back: a crashed poller's slots come back after it. It must
+	// exceed the longest request (the fetch timeout), or a slot whose
+	// hold ran out mid-request would let one request too many in. Zero:
+	// the longer of Lease and 2 minutes.
+	SlotHold time.Duration
 	// ClaimEvery bounds how long the daemon sleeps between looks at the
 	// store when nothing is due earlier, so that feeds other processes add
 	// or revive, and leases of crashed pollers, are seen within it. Zero:

@@ -37,10 +37,8 @@ const (
 	// heldRetry is when a feed asked for by PollWait but held by another
 	// poller is asked for again.
 	heldRetry = time.Second
-	// minSlotHold is the least time a host slot is taken for: more than
-	// the longest request (fetch.DefaultTimeout is 30 s), since a slot
-	// whose hold ran out mid-request would let one more request in. A
-	// crashed poller's slots come back after it.
+	// minSlotHold is the least time a host slot is taken for by default
+	// (see Daemon.SlotHold).
 	minSlotHold = 2 * time.Minute
 )
 
@@ -536,9 +534,13 @@ func (d *Daemon) acquireHost(ctx context.Context, co store.Coordinator, host str
 	gap := p.MinHostGap
 	// The hold must cover the wait for the reserved start (reservations
 	// are made only by slot holders, so at most about perHost gaps) and
-	// the request, whose length the fetch timeout bounds: the lease is
-	// not renewed for that, so take at least minSlotHold.
-	hold := max(d.lease(), minSlotHold) + time.Duration(perHost+1)*gap
+	// the request, whose length the fetch timeout bounds (slots are not
+	// renewed as leases are).
+	hold := d.SlotHold
+	if hold <= 0 {
+		hold = max(d.lease(), minSlotHold)
+	}
+	hold += time.Duration(perHost+1) * gap
 	// Slots free up when other pollers' requests end; look again soon,
 	// at varied times so that waiting pollers do not ask in step.
 	retry := min(max(gap, 50*time.Millisecond), 500*time.Millisecond)

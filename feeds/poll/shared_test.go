@@ -382,6 +382,7 @@ func sharedDaemon(st store.Store, cfg sharedConfig, who int, note func(int, stri
 	d := NewDaemon(p)
 	d.Owner = fmt.Sprintf("daemon-%d", who)
 	d.Lease = cfg.lease
+	d.SlotHold = cfg.lease + 2*time.Second // requests here take at most 1.2 s
 	d.ClaimEvery = 100 * time.Millisecond
 	return d
 }
