@@ -417,9 +417,15 @@ func parseAt(t testing.TB, q string) query.Node {
 // PostgreSQL store and compares every page of many queries, both sorts,
 // several page sizes, with and without duplicates.
 func TestSearchEqualsBbolt(t *testing.T) {
-	p := newPair(t, 1, corpusSentences(t, []string{"it", "de", "en", "fr", "es", "pt", "ru", "tr", "ja", "zh"}, 40))
+	equalRun(t, 1, 1200/searchScale, 90/searchScale)
+}
+
+// equalRun fills a pair with n items from seed and compares the
+// hand-written queries and nRand random ones.
+func equalRun(t *testing.T, seed uint64, n, nRand int) {
+	p := newPair(t, seed, corpusSentences(t, []string{"it", "de", "en", "fr", "es", "pt", "ru", "tr", "ja", "zh"}, 40))
 	t0 := time.Now()
-	p.fill(1200 / searchScale)
+	p.fill(n)
 	t.Logf("filled in %v", time.Since(t0))
 	p.churn()
 	queries := append([]string(nil), handQueries...)
@@ -430,7 +436,7 @@ func TestSearchEqualsBbolt(t *testing.T) {
 			queries = append(queries, handQueries[i])
 		}
 	}
-	for range 90 / searchScale {
+	for range nRand {
 		queries = append(queries, p.randQuery())
 	}
 	total, pages := 0, 0
