@@ -57,9 +57,11 @@ type Daemon struct {
 	running map[uint64]bool
 	waiters map[uint64][]chan Outcome
 	wake    chan struct{}
-	// finished, in shared mode, holds the feeds whose leases were given
-	// back since the claim loop's last ClaimDue began (see claim).
+	// In shared mode: finished holds the feeds whose leases were given
+	// back since the claim loop's last ClaimDue began, unsaved the due
+	// feeds being polled whose outcome is not saved yet (see claim).
 	finished map[uint64]bool
+	unsaved  map[uint64]bool
 }
 
 // NewDaemon returns a daemon around p.

@@ -128,6 +128,9 @@ func (d *Daemon) runShared(ctx context.Context, co store.Coordinator) error {
 	if d.Owner == "" {
 		d.Owner = NewOwnerID()
 	}
+	d.mu.Lock()
+	d.unsaved = map[uint64]bool{}
+	d.mu.Unlock()
 	workers := d.Poller.Workers
 	if workers <= 0 {
 		workers = 8
@@ -275,11 +278,13 @@ func (d *Daemon) claim(ctx context.Context, co store.Coordinator, jobs chan<- sh
 
 	if free > 0 {
 		d.mu.Lock()
-		held := len(d.running)
+		held := len(d.unsaved)
 		d.finished = map[uint64]bool{}
 		d.mu.Unlock()
 		// Ask for enough to fill the idle workers even when the store
-		// hands back every due feed this daemon already holds.
+		// hands back every due feed this daemon holds (those whose new
+		// schedule is not saved yet: the others are not due). Any more
+		// than that are given back.
 		claimed := time.Now()
 		got, err := co.ClaimDue(ctx, d.Owner, now, free+held, d.lease())
 		if err != nil {
@@ -295,6 +300,7 @@ func (d *Daemon) claim(ctx context.Context, co store.Coordinator, jobs chan<- sh
 				extra = append(extra, f.ID) // polled just now
 			case free > 0:
 				d.running[f.ID] = true
+				d.unsaved[f.ID] = true
 				d.queue.Remove(f.ID) // its waiters get this poll's outcome
 				jobs <- sharedJob{feed: f, claimed: claimed}
 				free--
@@ -367,6 +373,9 @@ func (d *Daemon) pollClaimed(ctx context.Context, co store.Coordinator, gate *ho
 			o.Lag = start.Sub(f.NextPoll)
 		}
 	}
+	d.mu.Lock()
+	delete(d.unsaved, f.ID)
+	d.mu.Unlock()
 
 	// Released after the outcome is saved, so that no poller claims the
 	// feed before its new schedule is in the store.
