@@ -13,13 +13,19 @@ import (
 // TestCompactModelsMatchLingua checks the compact models and their scoring
 // against lingua's own high-accuracy detector on short texts of four
 // Bantu languages that are easily confused (and whose models are small,
-// so that the test stays quick under -race): the same best language
-// (but for near ties: the compact models keep log probabilities to 1/128
-// nat) and nearly the same confidence values. It also fails if lingua-go
-// no longer has its model files where ngrams.go reads them.
+// so that the test stays quick under -race; compact_big_test.go does the
+// same for big models without -race): the same best language (but for
+// near ties: the compact models keep log probabilities to 1/128 nat) and
+// nearly the same confidence values. It also fails if lingua-go no longer
+// has its model files where ngrams.go reads them.
 func TestCompactModelsMatchLingua(t *testing.T) {
+	compareWithLingua(t, []string{"st", "tn", "ts", "sw"}, 40)
+}
+
+// compareWithLingua compares the compact models of codes with lingua on
+// the first lines of each test set of each language.
+func compareWithLingua(t *testing.T, codes []string, lines int) {
 	dir := linguaTestdata(t)
-	codes := []string{"st", "tn", "ts", "sw"}
 	langs, err := parseCodes(codes)
 	if err != nil {
 		t.Fatal(err)
@@ -42,7 +48,7 @@ func TestCompactModelsMatchLingua(t *testing.T) {
 	n, agree, maxDiff := 0, 0, 0.0
 	for _, set := range testdataSets {
 		for _, c := range codes {
-			for _, s := range readLines(t, dir, set, c)[:40] {
+			for _, s := range readLines(t, dir, set, c)[:lines] {
 				if len([]rune(s)) >= shortLetters {
 					continue // lingua uses trigrams only
 				}
