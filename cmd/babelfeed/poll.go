@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -70,10 +71,8 @@ func (pf *pollFlags) validate() error {
 		return fmt.Errorf("--host-gap must not be negative, got %s", pf.minGap)
 	case pf.maxItems < 1:
 		return fmt.Errorf("--max-items must be at least 1, got %d", pf.maxItems)
-	case pf.lease < 0:
-		return fmt.Errorf("--lease must not be negative, got %s", pf.lease)
-	case pf.lease > 0 && pf.lease <= pf.timeout:
-		return fmt.Errorf("--lease (%s) must be longer than --timeout (%s): a feed's lease must outlast its fetch, or another poller takes it over mid-fetch", pf.lease, pf.timeout)
+	case pf.lease != 0 && pf.lease < time.Second: // run only
+		return fmt.Errorf("--lease must be at least 1s, got %s", pf.lease)
 	}
 	if len(pf.langs) > 0 {
 		if err := lang.CheckLanguages(pf.langs); err != nil {
@@ -242,10 +241,13 @@ func (a *app) pollWithProgress(ctx context.Context, p *poll.Poller, due []babelf
 }
 
 func (a *app) printPollSummary(outcomes []poll.Outcome, took time.Duration) {
-	var ok, notMod, failed, deferred, added, updated, dropped, timeouts int
+	var ok, notMod, failed, deferred, leased, added, updated, dropped, timeouts int
 	var failures []poll.Outcome
 	for _, o := range outcomes {
 		switch {
+		case errors.Is(o.Err, poll.ErrLeased):
+			// A shared store: another poller is fetching it right now.
+			leased++
 		case o.Err != nil:
 			failed++
 			failures = append(failures, o)
@@ -268,6 +270,9 @@ func (a *app) printPollSummary(outcomes []poll.Outcome, took time.Duration) {
 	}
 	fmt.Fprintf(a.out, "polled %d feeds in %s: %d ok (%d not modified), %d failed, %d deferred by their host; %d items added, %d updated\n",
 		len(outcomes), took.Round(time.Millisecond), ok, notMod, failed, deferred, added, updated)
+	if leased > 0 {
+		fmt.Fprintf(a.out, "%d feeds left to the other pollers of this store, which were polling them\n", leased)
+	}
 	if dropped > 0 || timeouts > 0 {
 		fmt.Fprintf(a.out, "rules dropped %d new items; %d kept because the rules ran out of time on them\n", dropped, timeouts)
 	}

@@ -119,7 +119,7 @@ func (a *app) openStore(readOnly bool) (store.Store, func(), error) {
 		return nil, nil, err
 	}
 	if isPostgres(path) {
-		return openPostgres(path)
+		return openPostgres(path, 16) // enough for poll's default workers
 	}
 	if readOnly {
 		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
@@ -145,8 +145,8 @@ func isPostgres(location string) bool {
 // openPostgres connects to a PostgreSQL store. Several processes share one
 // (pollers and CLI alike), so there is no daemon socket to go through and
 // no lock to wait for.
-func openPostgres(dsn string) (store.Store, func(), error) {
-	s, err := postgres.Open(context.Background(), dsn, postgres.Options{Indexer: search.Indexer()})
+func openPostgres(dsn string, maxConns int32) (store.Store, func(), error) {
+	s, err := postgres.Open(context.Background(), dsn, postgres.Options{Indexer: search.Indexer(), MaxConns: maxConns})
 	if err != nil {
 		return nil, nil, err
 	}

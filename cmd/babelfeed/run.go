@@ -75,7 +75,7 @@ Feeds: GET /feeds/NAME.atom, /feeds/NAME.json (saved queries, see 'saved'),
 		},
 	}
 	pf.register(cmd)
-	cmd.Flags().DurationVar(&pf.lease, "lease", 2*time.Minute, "PostgreSQL store: how long a feed this poller claimed stays its own; after a crash, other pollers take its feeds over once it has passed (must exceed --timeout)")
+	cmd.Flags().DurationVar(&pf.lease, "lease", time.Minute, "PostgreSQL store: how long a feed this poller claimed stays its own unless renewed (it is, while the poll runs); after a crash, the other pollers take its feeds over once it has passed")
 	cmd.Flags().StringVar(&pf.pollerID, "poller-id", "", "PostgreSQL store: this poller's name in leases, unique among the pollers (default: host name, process ID, random)")
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:7070", "address of the HTTP API (empty: no HTTP API)")
 	cmd.Flags().StringVar(&token, "token", "", "bearer token required by the HTTP API (env BABELFEED_TOKEN); required beyond loopback")
@@ -138,7 +138,9 @@ func (a *app) runDaemon(ctx context.Context, log *slog.Logger, pf pollFlags, lis
 	sock := socketPath(path)
 	var s store.Store
 	if shared {
-		ps, done, err := openPostgres(path)
+		// Each worker may hold a connection, besides the claim loop, the
+		// lease renewer and the HTTP API.
+		ps, done, err := openPostgres(path, int32(pf.workers+8))
 		if err != nil {
 			return err
 		}
@@ -174,6 +176,9 @@ func (a *app) runDaemon(ctx context.Context, log *slog.Logger, pf pollFlags, lis
 	}
 	d := poll.NewDaemon(p)
 	d.Lease, d.Owner = pf.lease, pf.pollerID
+	// A host slot is not renewed during its request: it must outlast the
+	// longest fetch, or a slow request would free it for another poller.
+	d.SlotHold = max(2*time.Minute, pf.timeout+30*time.Second)
 	metrics := server.NewMetrics()
 	d.OnOutcome = func(o poll.Outcome) {
 		metrics.Observe(o)
