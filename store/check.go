@@ -278,7 +278,7 @@ func checkItemEntries(b buckets, it *babelfeed.Item, rep *CheckReport) {
 	case string(kv[8:]) != it.ContentHash:
 		rep.problem("item %d: key entry has content hash %q, item has %q", it.ID, kv[8:], it.ContentHash)
 	}
-	n := nanos(SortTime(it))
+	n := UnixNanos(SortTime(it))
 	if v := b.idxTime.Get(idxTimeKey(n, it.ID)); len(v) < 8 || binary.BigEndian.Uint64(v) != it.FeedID || string(v[8:]) != it.Lang {
 		rep.problem("item %d: time index entry is %x, want feed %d lang %s", it.ID, v, it.FeedID, it.Lang)
 	}
@@ -331,7 +331,7 @@ func findStrays(ctx context.Context, b buckets, name string, bk *bolt.Bucket, re
 			continue // reported with the item
 		}
 		var own []byte
-		tn := nanos(SortTime(&it))
+		tn := UnixNanos(SortTime(&it))
 		switch name {
 		case "item_keys":
 			own = itemKeysKey(it.FeedID, it.Key)

@@ -70,7 +70,7 @@ func TestCheckFindsDamage(t *testing.T) {
 	}{
 		{"missing time entry", func(tx *bolt.Tx, a, _ babelfeed.Feed) error {
 			it := firstItem(tx, a.ID)
-			return tx.Bucket(bucketIdxTime).Delete(idxTimeKey(nanos(SortTime(&it)), it.ID))
+			return tx.Bucket(bucketIdxTime).Delete(idxTimeKey(UnixNanos(SortTime(&it)), it.ID))
 		}, "time index entry"},
 		{"stray language entry", func(tx *bolt.Tx, a, _ babelfeed.Feed) error {
 			return tx.Bucket(bucketIdxLang).Put(idxLangKey("fr", 42, 9999), u64(a.ID))
@@ -82,7 +82,7 @@ func TestCheckFindsDamage(t *testing.T) {
 			if err := b.items.Put(u64(it.ID), encodeItem(nil, &it)); err != nil {
 				return err
 			}
-			n := nanos(SortTime(&it))
+			n := UnixNanos(SortTime(&it))
 			b.idxTime.Put(idxTimeKey(n, it.ID), append(u64(it.FeedID), it.Lang...))
 			b.idxLang.Put(idxLangKey(it.Lang, n, it.ID), u64(it.FeedID))
 			return b.idxFeed.Put(idxFeedKey(it.FeedID, n, it.ID), []byte(it.Lang))

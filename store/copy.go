@@ -21,13 +21,10 @@ import (
 // A tombstone's Key is spelled as in item_keys: the key itself, or, for a
 // key too long to keep (see itemKeysKey), 0xff and its SHA-256, which is
 // all a tombstone knows of such a key. Import takes a Key of 33 bytes
-// starting with 0xff as such a hash. The PostgreSQL store spells its
-// tombstone keys the same way.
+// starting with 0xff as such a hash (TombstoneKeyID). The PostgreSQL store
+// spells its tombstone keys the same way.
 
 var _ Copier = (*DB)(nil)
-
-// hashedKeyLen is the length of a hashed item key: 0xff and a SHA-256.
-const hashedKeyLen = 1 + 32
 
 // Export calls fn with every record of the store: feeds (ordered by ID,
 // with their counts), items in ID order, rules in ID order (with the rules
@@ -418,13 +415,10 @@ func (im *importer) tombstone(ts *Tombstone) error {
 	if err != nil {
 		return err
 	}
-	key := itemKeysKey(ts.FeedID, ts.Key)
-	if len(ts.Key) == hashedKeyLen && ts.Key[0] == 0xff {
-		key = append(feedPrefix(ts.FeedID), ts.Key...)
-	}
+	key := append(feedPrefix(ts.FeedID), TombstoneKeyID(ts.Key)...)
 	var missing int64
 	if !ts.Missing.IsZero() {
-		missing = nanos(ts.Missing)
+		missing = UnixNanos(ts.Missing)
 	}
 	if err := tombs.Put(key, tombstoneValue(missing, ts.ContentHash)); err != nil {
 		return fmt.Errorf("write tombstone of feed %d key %q: %w", ts.FeedID, ts.Key, err)

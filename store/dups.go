@@ -219,7 +219,7 @@ type dupKeys struct {
 }
 
 func keysOf(it *babelfeed.Item) dupKeys {
-	k := dupKeys{title: NormalizeTitle(it.Title), nanos: nanos(SortTime(it))}
+	k := dupKeys{title: NormalizeTitle(it.Title), nanos: UnixNanos(SortTime(it))}
 	if c := CanonicalURL(it.URL); c != "" {
 		k.url = urlKey(c)
 	}

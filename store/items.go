@@ -77,9 +77,9 @@ func (b buckets) item(id uint64) (babelfeed.Item, error) {
 // key entry and its three index entries. buf is scratch space, returned for
 // reuse.
 func (b buckets) writeItem(old, it *babelfeed.Item, buf []byte) ([]byte, error) {
-	n := nanos(SortTime(it))
+	n := UnixNanos(SortTime(it))
 	if old != nil {
-		on := nanos(SortTime(old))
+		on := UnixNanos(SortTime(old))
 		if on != n || old.Lang != it.Lang || old.FeedID != it.FeedID {
 			if err := b.deleteIndexes(old); err != nil {
 				return buf, err
@@ -115,7 +115,7 @@ func (b buckets) writeItem(old, it *babelfeed.Item, buf []byte) ([]byte, error) 
 }
 
 func (b buckets) deleteIndexes(it *babelfeed.Item) error {
-	n := nanos(SortTime(it))
+	n := UnixNanos(SortTime(it))
 	if err := b.idxTime.Delete(idxTimeKey(n, it.ID)); err != nil {
 		return fmt.Errorf("unindex item %d by time: %w", it.ID, err)
 	}

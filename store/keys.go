@@ -35,9 +35,12 @@ var (
 	maxNanoTime = time.Unix(0, math.MaxInt64)
 )
 
-// nanos is t as Unix nanoseconds, clamped to the int64 range (UnixNano is
-// undefined outside it, and the zero Time is far outside it).
-func nanos(t time.Time) int64 {
+// UnixNanos is t as Unix nanoseconds, clamped to the int64 range (UnixNano
+// is undefined outside it, and the zero Time is far outside it). It is the
+// time every engine orders items by (of SortTime) and compares Since, Until,
+// retention cutoffs and tombstone times with, so the bbolt and PostgreSQL
+// stores agree on every boundary, however far out of range a time is.
+func UnixNanos(t time.Time) int64 {
 	switch {
 	case t.Before(minNanoTime):
 		return math.MinInt64
@@ -89,20 +92,47 @@ func idxFeedKey(feedID uint64, n int64, id uint64) []byte {
 // limit and page size are never a problem.
 const maxRawItemKey = 256
 
+// hashedItemKeyLen is the length of a hashed item key ID: 0xff and a
+// SHA-256.
+const hashedItemKeyLen = 1 + sha256.Size
+
 func hashedItemKey(key string) bool {
 	return len(key) > maxRawItemKey || (key != "" && key[0] == 0xff)
 }
 
-func itemKeysKey(feedID uint64, key string) []byte {
-	b := make([]byte, 0, 8+min(len(key), maxRawItemKey+1))
-	b = appendU64(b, feedID)
+// ItemKeyID is an item's identity within its feed as the stores keep it:
+// the key itself, or, when it is longer than 256 bytes or starts with 0xff,
+// 0xff and its SHA-256 (hashed IDs start with 0xff, which raw ones never
+// do). The bbolt store's item_keys and tombstones and the PostgreSQL
+// store's key_id columns hold the same IDs, so the two agree on which
+// items are the same and a migrated tombstone still matches its item.
+func ItemKeyID(key string) []byte {
+	return appendItemKeyID(make([]byte, 0, min(len(key), maxRawItemKey+1)), key)
+}
+
+// TombstoneKeyID is the ItemKeyID of a tombstone record's Key (see
+// Copier): a Key that is already a hashed ID (33 bytes starting with 0xff,
+// all a tombstone knows of a long key) is kept as it is. Both engines
+// import tombstones with it, so a copy in either direction keeps them.
+func TombstoneKeyID(key string) []byte {
+	if len(key) == hashedItemKeyLen && key[0] == 0xff {
+		return []byte(key)
+	}
+	return ItemKeyID(key)
+}
+
+func appendItemKeyID(b []byte, key string) []byte {
 	if !hashedItemKey(key) {
 		return append(b, key...)
 	}
 	sum := sha256.Sum256([]byte(key))
-	// Hashed keys start with 0xff, which raw keys never do.
 	b = append(b, 0xff)
 	return append(b, sum[:]...)
+}
+
+func itemKeysKey(feedID uint64, key string) []byte {
+	b := make([]byte, 0, 8+min(len(key), maxRawItemKey+1))
+	return appendItemKeyID(appendU64(b, feedID), key)
 }
 
 func validLang(lang string) error {

@@ -329,7 +329,7 @@ type Position struct {
 }
 
 // PositionOf returns where it sorts newest first.
-func PositionOf(it *babelfeed.Item) Position { return Position{nanos(SortTime(it)), it.ID} }
+func PositionOf(it *babelfeed.Item) Position { return Position{UnixNanos(SortTime(it)), it.ID} }
 
 // Before reports whether p comes before q newest first: newer, or as new
 // with a higher ID.

@@ -182,11 +182,11 @@ func planFor(q babelfeed.Query, feeds []babelfeed.Feed) *plan {
 
 	p.until = 1<<63 - 1
 	if !q.Until.IsZero() {
-		p.until, p.hasTime = nanos(q.Until), true
+		p.until, p.hasTime = UnixNanos(q.Until), true
 	}
 	p.since = -1 << 63
 	if !q.Since.IsZero() {
-		p.since, p.hasTime = nanos(q.Since), true
+		p.since, p.hasTime = UnixNanos(q.Since), true
 	}
 	if p.since >= p.until && p.hasTime {
 		return nil

@@ -122,7 +122,7 @@ type pruneCandidate struct {
 func (s *DB) pruneFeed(ctx context.Context, feedID uint64, r Retention, now time.Time) (int, error) {
 	cutoff := int64(0)
 	if r.MaxAge > 0 {
-		cutoff = nanos(now.Add(-r.MaxAge))
+		cutoff = UnixNanos(now.Add(-r.MaxAge))
 	}
 	removed := 0
 	for {
@@ -295,7 +295,7 @@ func sweepTombstones(tx *bolt.Tx, feedID uint64, items []babelfeed.Item, now tim
 	for i := range items {
 		carried[string(itemKeysKey(feedID, items[i].Key))] = items[i].ContentHash
 	}
-	nowN := nanos(now)
+	nowN := UnixNanos(now)
 	type change struct {
 		key, val []byte // val nil: delete
 	}
@@ -333,7 +333,7 @@ func sweepTombstones(tx *bolt.Tx, feedID uint64, items []babelfeed.Item, now tim
 // for tombstoneGrace, and those of feeds that no longer exist, a batch per
 // transaction.
 func (s *DB) expireTombstones(ctx context.Context, now time.Time) (int, error) {
-	nowN := nanos(now)
+	nowN := UnixNanos(now)
 	expired := 0
 	var after []byte
 	for {

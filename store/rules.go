@@ -219,7 +219,7 @@ func (s *DB) Dropped(feedID uint64) (map[string]DroppedItem, error) {
 func encodeDrop(key string, d DroppedItem) []byte {
 	v := appendU64(nil, d.RuleID)
 	v = appendU64(v, d.Version)
-	v = appendU64(v, uint64(nanos(d.At)))
+	v = appendU64(v, uint64(UnixNanos(d.At)))
 	if hashedItemKey(key) {
 		v = appendString(v, key)
 	} else {

@@ -292,7 +292,7 @@ func checkConsistency(t testing.TB, s *DB) {
 			return err
 		}
 		want := func(it babelfeed.Item) (tk, lk, fk []byte) {
-			n := nanos(SortTime(&it))
+			n := UnixNanos(SortTime(&it))
 			return idxTimeKey(n, it.ID), idxLangKey(it.Lang, n, it.ID), idxFeedKey(it.FeedID, n, it.ID)
 		}
 		for _, it := range items {

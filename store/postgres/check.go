@@ -210,13 +210,13 @@ func checkItems(ctx context.Context, tx pgx.Tx, feeds map[uint64]babelfeed.Feed,
 			checkProblem(rep, "item %d: %v", id, err)
 			return nil
 		}
-		if want := keyID(it.Key); !bytes.Equal(kid, want) {
+		if want := store.ItemKeyID(it.Key); !bytes.Equal(kid, want) {
 			checkProblem(rep, "item %d: key_id %q, its key %q", id, kid, it.Key)
 		}
 		if lang != it.Lang {
 			checkProblem(rep, "item %d: lang column %q, the item says %q", id, lang, it.Lang)
 		}
-		if want := nanos(store.SortTime(&it)); sortNS != want {
+		if want := store.UnixNanos(store.SortTime(&it)); sortNS != want {
 			checkProblem(rep, "item %d: sort_ns %d, its sort time is %d", id, sortNS, want)
 		}
 		if string(hash) != it.ContentHash {

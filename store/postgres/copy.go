@@ -20,9 +20,6 @@ import (
 
 var _ store.Copier = (*DB)(nil)
 
-// hashedKeyLen is the length of a hashed item key: 0xff and a SHA-256.
-const hashedKeyLen = 1 + 32
-
 // Export calls fn with every record of the store: feeds ordered by ID
 // (with their counts), items in ID order, rules (with the rules version),
 // saved queries, drop records, then tombstones, all from one
@@ -153,13 +150,10 @@ func (s *DB) importBatch(ctx context.Context, tx pgx.Tx, batch []store.Record) e
 			}
 		case rec.Tombstone != nil:
 			ts := rec.Tombstone
-			kid := keyID(ts.Key)
-			if len(ts.Key) == hashedKeyLen && ts.Key[0] == 0xff {
-				kid = []byte(ts.Key)
-			}
+			kid := store.TombstoneKeyID(ts.Key)
 			var missing int64
 			if !ts.Missing.IsZero() {
-				missing = nanos(ts.Missing)
+				missing = store.UnixNanos(ts.Missing)
 			}
 			b.Queue(`INSERT INTO tombstones (feed_id, key_id, missing_ns, content_hash)
 				SELECT $1, $2, $3, $4 WHERE EXISTS (SELECT 1 FROM feeds WHERE id = $1)

@@ -49,7 +49,7 @@ type dupKeys struct {
 }
 
 func keysOf(it *babelfeed.Item) dupKeys {
-	n := nanos(store.SortTime(it))
+	n := store.UnixNanos(store.SortTime(it))
 	k := dupKeys{nanos: n, day: int32(dayOf(n))}
 	if t := store.NormalizeTitle(it.Title); t != "" {
 		sum := sha256.Sum256([]byte(t))

@@ -24,39 +24,6 @@ import (
 // transaction (as store.DB).
 const updateBatch = 1000
 
-// maxRawItemKey bounds item keys kept verbatim in items.key_id (as bbolt's
-// item_keys); longer ones are replaced by their SHA-256.
-const maxRawItemKey = 256
-
-// keyID is an item's identity within its feed as bbolt's item_keys spells
-// it: the key, or 0xff and its SHA-256 when it is long or starts with 0xff.
-func keyID(key string) []byte {
-	if len(key) <= maxRawItemKey && (key == "" || key[0] != 0xff) {
-		return []byte(key)
-	}
-	sum := sha256.Sum256([]byte(key))
-	return append([]byte{0xff}, sum[:]...)
-}
-
-func hashedKeyID(id []byte) bool { return len(id) > 0 && id[0] == 0xff }
-
-var (
-	minNanoTime = time.Unix(0, math.MinInt64)
-	maxNanoTime = time.Unix(0, math.MaxInt64)
-)
-
-// nanos is t as Unix nanoseconds clamped to the int64 range: the sort key
-// of the bbolt store's indexes, kept in items.sort_ns.
-func nanos(t time.Time) int64 {
-	switch {
-	case t.Before(minNanoTime):
-		return math.MinInt64
-	case t.After(maxNanoTime):
-		return math.MaxInt64
-	}
-	return t.UnixNano()
-}
-
 // checkItem fills the defaults the store relies on and rejects items it
 // cannot index (as store.DB).
 func checkItem(it *babelfeed.Item, feedID uint64, now time.Time) error {
@@ -339,8 +306,8 @@ type itemArgs struct {
 func (s *DB) argsOf(it *babelfeed.Item) itemArgs {
 	st := store.SortTime(it)
 	a := itemArgs{
-		id: int64(it.ID), feed: int64(it.FeedID), keyID: keyID(it.Key), lang: it.Lang,
-		sortNS: nanos(st), sortTime: st, published: nullTime(it.Published),
+		id: int64(it.ID), feed: int64(it.FeedID), keyID: store.ItemKeyID(it.Key), lang: it.Lang,
+		sortNS: store.UnixNanos(st), sortTime: st, published: nullTime(it.Published),
 		hash: []byte(it.ContentHash), data: encodeItem(nil, it),
 	}
 	if it.DuplicateOf != 0 {
@@ -507,7 +474,7 @@ func (s *DB) SaveFetch(f babelfeed.Feed, items []babelfeed.Item) (store.SaveResu
 			return store.SaveResult{}, fmt.Errorf("save fetch of feed %d: %w", f.ID, err)
 		}
 		prepared[i] = it
-		kid := keyID(it.Key)
+		kid := store.ItemKeyID(it.Key)
 		kids[i] = string(kid)
 		if !firstOf[kids[i]] {
 			firstOf[kids[i]] = true

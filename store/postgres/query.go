@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"babelfeed/store"
+
 	"babelfeed"
 )
 
@@ -119,11 +121,11 @@ func (s *DB) planItems(ctx context.Context, q babelfeed.Query) (*itemsPlan, erro
 	}
 	p.until = math.MaxInt64
 	if !q.Until.IsZero() {
-		p.until, p.hasUntil = nanos(q.Until), true
+		p.until, p.hasUntil = store.UnixNanos(q.Until), true
 	}
 	p.since = math.MinInt64
 	if !q.Since.IsZero() {
-		p.since, p.hasSince = nanos(q.Since), true
+		p.since, p.hasSince = store.UnixNanos(q.Since), true
 	}
 	if p.since >= p.until && (p.hasSince || p.hasUntil) {
 		return nil, nil

@@ -67,7 +67,7 @@ func (s *DB) Prune(ctx context.Context, r store.Retention, now time.Time) (store
 func (s *DB) pruneFeed(ctx context.Context, feedID uint64, r store.Retention, now time.Time) (int, error) {
 	cutoff := int64(0)
 	if r.MaxAge > 0 {
-		cutoff = nanos(now.Add(-r.MaxAge))
+		cutoff = store.UnixNanos(now.Add(-r.MaxAge))
 	}
 	removed := 0
 	for {
@@ -165,7 +165,7 @@ func sweepTombstones(b *pgx.Batch, feedID uint64, tombs map[string]tombstone, it
 	for i := range items {
 		carried[kids[i]] = items[i].ContentHash
 	}
-	nowN := nanos(now)
+	nowN := store.UnixNanos(now)
 	var setKeys, setHashes, delKeys [][]byte
 	var setMissing []int64
 	for kid, t := range tombs {
@@ -195,7 +195,7 @@ func (s *DB) expireTombstones(ctx context.Context, now time.Time) (int, error) {
 	tag, err := s.pool.Exec(ctx, `DELETE FROM tombstones t
 		WHERE (t.missing_ns <> 0 AND t.missing_ns < $1)
 		   OR NOT EXISTS (SELECT 1 FROM feeds f WHERE f.id = t.feed_id)`,
-		nanos(now)-int64(tombstoneGrace))
+		store.UnixNanos(now)-int64(tombstoneGrace))
 	if err != nil {
 		return 0, err
 	}
