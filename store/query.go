@@ -147,10 +147,10 @@ func planFor(q babelfeed.Query, feeds []babelfeed.Feed) *plan {
 				want[id] = true
 			}
 		}
-		cat := splitCategory(q.Category)
+		cat := SplitCategory(q.Category)
 		p.feeds = map[uint64]bool{}
 		for _, f := range feeds {
-			if (want == nil || want[f.ID]) && categoryHasPrefix(f.Category, cat) {
+			if (want == nil || want[f.ID]) && CategoryHasPrefix(f.Category, cat) {
 				p.feeds[f.ID] = true
 			}
 		}
@@ -342,7 +342,11 @@ func (h *sourceHeap) Pop() any {
 	return x
 }
 
-func splitCategory(path string) []string {
+// SplitCategory cuts a Query.Category or Rule.Category path ("News/Tech")
+// into its folders, trimmed, dropping empty ones; CategoryHasPrefix then
+// matches it against a feed's Category. Both engines select feeds by
+// category with this pair, so they agree on which feeds a path covers.
+func SplitCategory(path string) []string {
 	var out []string
 	for _, seg := range strings.Split(path, "/") {
 		if seg = strings.TrimSpace(seg); seg != "" {
@@ -352,9 +356,10 @@ func splitCategory(path string) []string {
 	return out
 }
 
-// categoryHasPrefix says whether the folder path cat starts with the
-// folders want, ignoring case.
-func categoryHasPrefix(cat, want []string) bool {
+// CategoryHasPrefix says whether the folders cat of a feed start with the
+// folders want (from SplitCategory), comparing trimmed folders without
+// regard to case. An empty want matches every feed.
+func CategoryHasPrefix(cat, want []string) bool {
 	if len(want) > len(cat) {
 		return false
 	}

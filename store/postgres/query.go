@@ -179,7 +179,7 @@ func (s *DB) feedsMatching(ctx context.Context, q babelfeed.Query) ([]int64, int
 		return nil, 0, fmt.Errorf("select feeds: %w", err)
 	}
 	defer rows.Close()
-	want := splitCategory(q.Category)
+	want := store.SplitCategory(q.Category)
 	var out []int64
 	var total int64
 	for rows.Next() {
@@ -195,7 +195,7 @@ func (s *DB) feedsMatching(ctx context.Context, q babelfeed.Query) ([]int64, int
 					return nil, 0, fmt.Errorf("feed %d: decode category: %w", id, err)
 				}
 			}
-			if !categoryHasPrefix(path, want) {
+			if !store.CategoryHasPrefix(path, want) {
 				continue
 			}
 		}
@@ -376,28 +376,4 @@ func (p *itemsPlan) sql(limit int) (string, []any) {
 		return "SELECT * FROM ((" + strings.Join(branches, ") UNION ALL (") + ")) u" + order, args
 	}
 	return "SELECT " + cols + " FROM items" + where(langAll(), feedAll()) + order, args
-}
-
-func splitCategory(path string) []string {
-	var out []string
-	for _, seg := range strings.Split(path, "/") {
-		if seg = strings.TrimSpace(seg); seg != "" {
-			out = append(out, seg)
-		}
-	}
-	return out
-}
-
-// categoryHasPrefix says whether the folder path cat starts with the
-// folders want, ignoring case (as store.DB).
-func categoryHasPrefix(cat, want []string) bool {
-	if len(want) > len(cat) {
-		return false
-	}
-	for i, w := range want {
-		if !strings.EqualFold(strings.TrimSpace(cat[i]), w) {
-			return false
-		}
-	}
-	return true
 }
