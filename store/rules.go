@@ -36,7 +36,14 @@ var (
 // is pruned costs one evaluation if it does come back.
 const dropRetention = 90 * 24 * time.Hour
 
-func validRule(r *babelfeed.Rule) error {
+// PrepareRule puts r in the form both stores keep rules in, its Query
+// trimmed of spaces and its Category of spaces and slashes, and checks it:
+// a known action, a query, and one scope at most (a feed or a category).
+// Both engines' AddRule call it, so they accept the same rules and find
+// the same stored rule to be the same as a new one.
+func PrepareRule(r *babelfeed.Rule) error {
+	r.Query = strings.TrimSpace(r.Query)
+	r.Category = strings.Trim(strings.TrimSpace(r.Category), "/")
 	switch r.Action {
 	case babelfeed.RuleBlock, babelfeed.RuleKeep:
 	default:
@@ -109,9 +116,7 @@ func readRules(tx *bolt.Tx) ([]babelfeed.Rule, error) {
 // the stored one comes back with added false. The query is stored as
 // given; callers validate it (filter/rules.Compile).
 func (s *DB) AddRule(r babelfeed.Rule) (stored babelfeed.Rule, added bool, err error) {
-	r.Query = strings.TrimSpace(r.Query)
-	r.Category = strings.Trim(strings.TrimSpace(r.Category), "/")
-	if err := validRule(&r); err != nil {
+	if err := PrepareRule(&r); err != nil {
 		return r, false, fmt.Errorf("add rule: %w", err)
 	}
 	err = s.db.Update(func(tx *bolt.Tx) error {

@@ -99,22 +99,6 @@ func dropKeyHash(key string) []byte {
 	return sum[:]
 }
 
-// checkRule checks a rule as the bbolt store does.
-func checkRule(r *babelfeed.Rule) error {
-	switch r.Action {
-	case babelfeed.RuleBlock, babelfeed.RuleKeep:
-	default:
-		return fmt.Errorf("rule action must be %q or %q, got %q", babelfeed.RuleBlock, babelfeed.RuleKeep, r.Action)
-	}
-	if strings.TrimSpace(r.Query) == "" {
-		return fmt.Errorf("rule has no query")
-	}
-	if r.FeedID != 0 && r.Category != "" {
-		return fmt.Errorf("rule scope is one feed or one category, not both")
-	}
-	return nil
-}
-
 // ruleFeedColumn is a rule's feed_id column: NULL for a rule of every feed or of
 // a category.
 func ruleFeedColumn(id uint64) *int64 {
@@ -184,9 +168,7 @@ func scanRules(rows pgx.Rows) ([]babelfeed.Rule, uint64, error) {
 // the stored one comes back with added false. The query is stored as
 // given; callers validate it (filter/rules.Compile).
 func (s *DB) AddRule(r babelfeed.Rule) (stored babelfeed.Rule, added bool, err error) {
-	r.Query = strings.TrimSpace(r.Query)
-	r.Category = strings.Trim(strings.TrimSpace(r.Category), "/")
-	if err := checkRule(&r); err != nil {
+	if err := store.PrepareRule(&r); err != nil {
 		return r, false, fmt.Errorf("add rule: %w", err)
 	}
 	ctx, cancel := opContext()
