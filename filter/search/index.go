@@ -316,9 +316,9 @@ func (e *engine) eval(c *evalCtx, n query.Node, positive bool) set {
 		}
 		return set{ids: ids, exact: true}
 	case *query.Since:
-		return e.timeRange(c, nanos(n.T), math.MaxInt64)
+		return e.timeRange(c, store.UnixNanos(n.T), math.MaxInt64)
 	case *query.Until:
-		return e.timeRange(c, math.MinInt64, nanos(n.T))
+		return e.timeRange(c, math.MinInt64, store.UnixNanos(n.T))
 	}
 	// Regex.
 	return unknown

@@ -18,7 +18,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"time"
 
 	"babelfeed"
 	"babelfeed/filter/analyze"
@@ -213,7 +212,7 @@ func (e *engine) run() error {
 	for i := range feedList {
 		e.feeds[feedList[i].ID] = &feedList[i]
 	}
-	e.split(feedList)
+	e.scan, e.rest, e.none = SplitQuery(e.req.Query, feedList)
 	if e.req.Cursor != "" {
 		c, err := decodeCursor(e.req.Cursor, e.fingerprint())
 		if err != nil {
@@ -238,12 +237,17 @@ func (e *engine) run() error {
 	return e.indexed()
 }
 
-// split moves the top-level restrictions of the query (lang:, -lang:,
-// feed:, cat:, since:, until:) into e.scan, which the store's indexes
-// apply exactly; the other terms stay in e.rest.
-func (e *engine) split(feedList []babelfeed.Feed) {
+// SplitQuery moves the top-level restrictions of q (lang:, -lang:, feed:,
+// cat:, since:, until:) into scan (its Langs and FeedIDs sorted, nil for
+// any; Since and Until), which a store's indexes apply exactly; the other
+// terms are rest (nil: none). none says the restrictions exclude every
+// item. feedList is every feed of the store: feed: and cat: become feed
+// IDs, and -lang: alone means every language the feeds have but those.
+// Both this package's engine and store/postgres's search split queries
+// with it, so the two stores restrict a query to the same items.
+func SplitQuery(q query.Node, feedList []babelfeed.Feed) (scan babelfeed.Query, rest query.Node, none bool) {
 	var terms []query.Node
-	switch n := e.req.Query.(type) {
+	switch n := q.(type) {
 	case nil:
 	case *query.And:
 		terms = n.Nodes
@@ -252,7 +256,7 @@ func (e *engine) split(feedList []babelfeed.Feed) {
 	}
 	var langs, notLangs map[string]bool
 	var feedSet map[uint64]bool
-	var rest []query.Node
+	var others []query.Node
 	for _, t := range terms {
 		switch n := t.(type) {
 		case *query.Lang:
@@ -273,7 +277,7 @@ func (e *engine) split(feedList []babelfeed.Feed) {
 				}
 				continue
 			}
-			rest = append(rest, t)
+			others = append(others, t)
 		case *query.FeedRef, *query.Category:
 			next := map[uint64]bool{}
 			for i := range feedList {
@@ -284,15 +288,15 @@ func (e *engine) split(feedList []babelfeed.Feed) {
 			}
 			feedSet = next
 		case *query.Since:
-			if n.T.After(e.scan.Since) {
-				e.scan.Since = n.T
+			if n.T.After(scan.Since) {
+				scan.Since = n.T
 			}
 		case *query.Until:
-			if e.scan.Until.IsZero() || n.T.Before(e.scan.Until) {
-				e.scan.Until = n.T
+			if scan.Until.IsZero() || n.T.Before(scan.Until) {
+				scan.Until = n.T
 			}
 		default:
-			rest = append(rest, t)
+			others = append(others, t)
 		}
 	}
 	if notLangs != nil {
@@ -313,26 +317,27 @@ func (e *engine) split(feedList []babelfeed.Feed) {
 	}
 	if langs != nil {
 		if len(langs) == 0 {
-			e.none = true
+			none = true
 		}
-		e.scan.Langs = slices.Sorted(mapKeys(langs))
+		scan.Langs = slices.Sorted(mapKeys(langs))
 	}
 	if feedSet != nil {
 		if len(feedSet) == 0 {
-			e.none = true
+			none = true
 		}
-		e.scan.FeedIDs = slices.Sorted(mapKeys(feedSet))
+		scan.FeedIDs = slices.Sorted(mapKeys(feedSet))
 	}
-	if !e.scan.Since.IsZero() && !e.scan.Until.IsZero() && !e.scan.Since.Before(e.scan.Until) {
-		e.none = true
+	if !scan.Since.IsZero() && !scan.Until.IsZero() && !scan.Since.Before(scan.Until) {
+		none = true
 	}
-	switch len(rest) {
+	switch len(others) {
 	case 0:
 	case 1:
-		e.rest = rest[0]
+		rest = others[0]
 	default:
-		e.rest = &query.And{Nodes: rest}
+		rest = &query.And{Nodes: others}
 	}
+	return scan, rest, none
 }
 
 func mapKeys[K comparable, V any](m map[K]V) func(func(K) bool) {
@@ -437,17 +442,12 @@ func (e *engine) hideDuplicate(it *babelfeed.Item) bool {
 func (e *engine) sinceUntil() (lo, hi int64) {
 	lo, hi = math.MinInt64, math.MaxInt64
 	if !e.scan.Since.IsZero() {
-		lo = nanos(e.scan.Since)
+		lo = store.UnixNanos(e.scan.Since)
 	}
 	if !e.scan.Until.IsZero() {
-		hi = nanos(e.scan.Until)
+		hi = store.UnixNanos(e.scan.Until)
 	}
 	return lo, hi
-}
-
-// nanos is t in Unix nanoseconds, clamped as the store does.
-func nanos(t time.Time) int64 {
-	return store.PositionOf(&babelfeed.Item{Published: t}).Nanos
 }
 
 // idsContain reports whether the sorted ids hold id.

@@ -170,7 +170,9 @@ func (e *pgEngine) run() error {
 	if err := e.readState(); err != nil {
 		return err
 	}
-	e.split()
+	scan, rest, none := search.SplitQuery(e.req.Query, e.feedList)
+	e.langs, e.feedIDs, e.since, e.until = scan.Langs, scan.FeedIDs, scan.Since, scan.Until
+	e.rest, e.none = rest, none
 	if e.req.Cursor != "" {
 		c, err := decodePGCursor(e.req.Cursor, e.fingerprint())
 		if err != nil {
@@ -261,111 +263,6 @@ func (e *pgEngine) readState() error {
 	return br.Close()
 }
 
-// split moves the top-level restrictions of the query (lang:, -lang:,
-// feed:, cat:, since:, until:) out of it, as filter/search does.
-func (e *pgEngine) split() {
-	var terms []query.Node
-	switch n := e.req.Query.(type) {
-	case nil:
-	case *query.And:
-		terms = n.Nodes
-	default:
-		terms = []query.Node{n}
-	}
-	var langs, notLangs map[string]bool
-	var feedSet map[uint64]bool
-	var rest []query.Node
-	for _, t := range terms {
-		switch n := t.(type) {
-		case *query.Lang:
-			next := map[string]bool{}
-			for _, c := range n.Codes {
-				if langs == nil || langs[c] {
-					next[c] = true
-				}
-			}
-			langs = next
-		case *query.Not:
-			if l, ok := n.Node.(*query.Lang); ok {
-				if notLangs == nil {
-					notLangs = map[string]bool{}
-				}
-				for _, c := range l.Codes {
-					notLangs[c] = true
-				}
-				continue
-			}
-			rest = append(rest, t)
-		case *query.FeedRef, *query.Category:
-			next := map[uint64]bool{}
-			for i := range e.feedList {
-				f := &e.feedList[i]
-				if (feedSet == nil || feedSet[f.ID]) && t.Match(&babelfeed.Item{FeedID: f.ID}, f) {
-					next[f.ID] = true
-				}
-			}
-			feedSet = next
-		case *query.Since:
-			if n.T.After(e.since) {
-				e.since = n.T
-			}
-		case *query.Until:
-			if e.until.IsZero() || n.T.Before(e.until) {
-				e.until = n.T
-			}
-		default:
-			rest = append(rest, t)
-		}
-	}
-	if notLangs != nil {
-		if langs == nil {
-			// Every language the feeds have, but those (as filter/search).
-			langs = map[string]bool{}
-			for _, f := range e.feedList {
-				for l, n := range f.Languages {
-					if n > 0 {
-						langs[l] = true
-					}
-				}
-			}
-		}
-		for l := range notLangs {
-			delete(langs, l)
-		}
-	}
-	if langs != nil {
-		if len(langs) == 0 {
-			e.none = true
-		}
-		e.langs = sortedKeys(langs)
-	}
-	if feedSet != nil {
-		if len(feedSet) == 0 {
-			e.none = true
-		}
-		e.feedIDs = sortedKeys(feedSet)
-	}
-	if !e.since.IsZero() && !e.until.IsZero() && !e.since.Before(e.until) {
-		e.none = true
-	}
-	switch len(rest) {
-	case 0:
-	case 1:
-		e.rest = rest[0]
-	default:
-		e.rest = &query.And{Nodes: rest}
-	}
-}
-
-func sortedKeys[K interface{ ~string | ~uint64 }, V any](m map[K]V) []K {
-	out := make([]K, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
-}
-
 // fingerprint ties a cursor to the query and sort it was made for.
 func (e *pgEngine) fingerprint() uint64 {
 	h := uint64(14695981039346656037)
@@ -385,16 +282,13 @@ func (e *pgEngine) restrict(args *sqlArgs) []string {
 		where = append(where, "i.feed_id = ANY("+args.ids(e.feedIDs)+")")
 	}
 	if !e.since.IsZero() {
-		where = append(where, "i.sort_ns >= "+args.add("", nanosOf(e.since)))
+		where = append(where, "i.sort_ns >= "+args.add("", store.UnixNanos(e.since)))
 	}
 	if !e.until.IsZero() {
-		where = append(where, "i.sort_ns < "+args.add("", nanosOf(e.until)))
+		where = append(where, "i.sort_ns < "+args.add("", store.UnixNanos(e.until)))
 	}
 	return where
 }
-
-// nanosOf is t in Unix nanoseconds, clamped as the stores' sort_ns.
-func nanosOf(t time.Time) int64 { return store.PositionOf(&babelfeed.Item{Published: t}).Nanos }
 
 // langPlan is what one language of the search contributes.
 type langPlan struct {

@@ -9,6 +9,7 @@ import (
 
 	"babelfeed"
 	"babelfeed/filter/query"
+	"babelfeed/store"
 )
 
 // This file translates a query (filter/query) into SQL over the items
@@ -346,9 +347,9 @@ func (t *translator) eval(n query.Node, positive bool) pred {
 		}
 		return pred{sql: "i.feed_id = ANY(" + t.args.ids(ids) + ")", exact: true}
 	case *query.Since:
-		return pred{sql: "i.sort_ns >= " + t.args.add("", nanosOf(n.T)), exact: true}
+		return pred{sql: "i.sort_ns >= " + t.args.add("", store.UnixNanos(n.T)), exact: true}
 	case *query.Until:
-		return pred{sql: "i.sort_ns < " + t.args.add("", nanosOf(n.T)), exact: true}
+		return pred{sql: "i.sort_ns < " + t.args.add("", store.UnixNanos(n.T)), exact: true}
 	}
 	// Regex.
 	return predUnknown
