@@ -395,8 +395,8 @@ func (e *engine) indexed() error {
 		return err
 	}
 	relevance := e.req.Sort == Relevance
-	if relevance && e.hasCur && e.cur.kind == kindRelevance {
-		stats = e.cur.stats
+	if relevance && e.hasCur && e.cur.Kind == CursorRelevance {
+		stats = e.cur.Stats
 	}
 	langs := e.searchLangs(stats)
 	var scorers []scorer
@@ -412,13 +412,13 @@ func (e *engine) indexed() error {
 		}
 	}
 	if relevance && len(scorers) > 0 {
-		if e.hasCur && e.cur.kind != kindRelevance {
+		if e.hasCur && e.cur.Kind != CursorRelevance {
 			return ErrCursor
 		}
 		return e.ranked(langs, sets, scorers, stats)
 	}
 	// Nothing to rank by (no words outside a '-'): newest first.
-	if e.hasCur && e.cur.kind != kindNewest {
+	if e.hasCur && e.cur.Kind != CursorNewest {
 		return ErrCursor
 	}
 	return e.newest(langs, sets, stats)
@@ -441,8 +441,8 @@ func (e *engine) filter() filter {
 		}
 	}
 	f.lo, f.hi = e.sinceUntil()
-	if e.hasCur && e.cur.kind == kindNewest {
-		f.after = &e.cur.pos
+	if e.hasCur && e.cur.Kind == CursorNewest {
+		f.after = &e.cur.Pos
 	}
 	return f
 }
@@ -734,7 +734,7 @@ func (e *engine) ranked(langs []string, sets []set, scorers []scorer, stats map[
 	f := e.filter()
 	maxID := e.r.MaxItemID()
 	if e.hasCur {
-		maxID = e.cur.maxID
+		maxID = e.cur.MaxID
 	}
 	f.maxID = maxID
 	var cands []candidate
@@ -848,19 +848,19 @@ func (e *engine) ranked(langs []string, sets []set, scorers []scorer, stats map[
 	for _, l := range langs {
 		snapshot[l] = stats[l]
 	}
-	e.finish(func(last *Hit) cursor {
-		return cursor{kind: kindRelevance, pos: store.PositionOf(&last.Item), score: last.Score, maxID: maxID, stats: snapshot}
+	e.finish(func(last *Hit) Cursor {
+		return Cursor{Kind: CursorRelevance, Pos: store.PositionOf(&last.Item), Score: last.Score, MaxID: maxID, Stats: snapshot}
 	})
 	return nil
 }
 
 // rankedAfter reports whether c comes after the cursor by score, then
 // newest first.
-func rankedAfter(cur *cursor, c *candidate) bool {
-	if c.score != cur.score {
-		return c.score < cur.score
+func rankedAfter(cur *Cursor, c *candidate) bool {
+	if c.score != cur.Score {
+		return c.score < cur.Score
 	}
-	return cur.pos.Before(c.pos)
+	return cur.Pos.Before(c.pos)
 }
 
 type rankHeap struct{ items []candidate }

@@ -192,7 +192,7 @@ type engine struct {
 
 	postings map[string]*plist // lang 0 term -> decoded postings
 	byFeed   map[query.Node]map[string][]uint64
-	cur      cursor
+	cur      Cursor
 	hasCur   bool
 	page     Page
 }
@@ -214,7 +214,7 @@ func (e *engine) run() error {
 	}
 	e.scan, e.rest, e.none = SplitQuery(e.req.Query, feedList)
 	if e.req.Cursor != "" {
-		c, err := decodeCursor(e.req.Cursor, e.fingerprint())
+		c, err := DecodeCursor(e.req.Cursor, "", e.req)
 		if err != nil {
 			return err
 		}
@@ -350,15 +350,6 @@ func mapKeys[K comparable, V any](m map[K]V) func(func(K) bool) {
 	}
 }
 
-// fingerprint ties a cursor to the query and sort it was made for.
-func (e *engine) fingerprint() uint64 {
-	h := uint64(14695981039346656037)
-	for _, c := range []byte(e.req.Sort.String() + "\x00" + queryString(e.req.Query)) {
-		h = (h ^ uint64(c)) * 1099511628211
-	}
-	return h
-}
-
 func (e *engine) feed(id uint64) babelfeed.Feed {
 	if f := e.feeds[id]; f != nil {
 		return *f
@@ -373,16 +364,16 @@ func (e *engine) full() bool {
 }
 
 // finish trims the extra hit and makes the next cursor.
-func (e *engine) finish(make func(last *Hit) cursor) {
+func (e *engine) finish(make func(last *Hit) Cursor) {
 	if e.req.Limit > 0 && len(e.page.Hits) > e.req.Limit {
 		e.page.Hits = e.page.Hits[:e.req.Limit]
 		c := make(&e.page.Hits[len(e.page.Hits)-1])
-		e.page.Next = c.encode(e.fingerprint())
+		e.page.Next = c.Encode("", e.req)
 	}
 }
 
-func newestCursor(last *Hit) cursor {
-	return cursor{kind: kindNewest, pos: store.PositionOf(&last.Item)}
+func newestCursor(last *Hit) Cursor {
+	return Cursor{Kind: CursorNewest, Pos: store.PositionOf(&last.Item)}
 }
 
 // scanAll lists the items the restrictions select, newest first, checking
@@ -390,7 +381,7 @@ func newestCursor(last *Hit) cursor {
 func (e *engine) scanAll(check query.Node) error {
 	var after *store.Position
 	if e.hasCur {
-		after = &e.cur.pos
+		after = &e.cur.Pos
 	}
 	var err error
 	scanErr := e.r.Scan(e.ctx, e.scan, after, func(se store.ScanEntry) bool {

@@ -134,6 +134,11 @@ func queryString(n query.Node) string {
 	return n.String()
 }
 
+// cursorPrefix starts the cursors of this store (see search.Cursor), so
+// that a cursor of a bbolt store is refused here and one of this store
+// there.
+const cursorPrefix = "P"
+
 // pgEngine runs one request.
 type pgEngine struct {
 	s   *DB
@@ -157,7 +162,7 @@ type pgEngine struct {
 	until   time.Time
 	none    bool // the restrictions exclude everything
 	rest    query.Node
-	cur     pgCursor
+	cur     search.Cursor
 	hasCur  bool
 	page    search.Page
 	hitPos  []store.Position // the positions of page.Hits
@@ -174,7 +179,7 @@ func (e *pgEngine) run() error {
 	e.langs, e.feedIDs, e.since, e.until = scan.Langs, scan.FeedIDs, scan.Since, scan.Until
 	e.rest, e.none = rest, none
 	if e.req.Cursor != "" {
-		c, err := decodePGCursor(e.req.Cursor, e.fingerprint())
+		c, err := search.DecodeCursor(e.req.Cursor, cursorPrefix, e.req)
 		if err != nil {
 			return err
 		}
@@ -261,15 +266,6 @@ func (e *pgEngine) readState() error {
 	}
 	e.maxID = uint64(maxID)
 	return br.Close()
-}
-
-// fingerprint ties a cursor to the query and sort it was made for.
-func (e *pgEngine) fingerprint() uint64 {
-	h := uint64(14695981039346656037)
-	for _, c := range []byte(e.req.Sort.String() + "\x00" + queryString(e.req.Query)) {
-		h = (h ^ uint64(c)) * 1099511628211
-	}
-	return h
 }
 
 // restrict returns the SQL conditions of the top-level restrictions.
@@ -415,8 +411,8 @@ func (e *pgEngine) prefixTerms(lang, u string) ([]string, error) {
 func (e *pgEngine) indexed() error {
 	relevance := e.req.Sort == search.Relevance
 	stats := e.stats
-	if relevance && e.hasCur && e.cur.kind == kindRelevance {
-		stats = e.cur.stats
+	if relevance && e.hasCur && e.cur.Kind == search.CursorRelevance {
+		stats = e.cur.Stats
 	}
 	langs := e.searchLangs(stats)
 	e.searched = langs
@@ -426,13 +422,13 @@ func (e *pgEngine) indexed() error {
 		return err
 	}
 	if relevance && len(scorers) > 0 {
-		if e.hasCur && e.cur.kind != kindRelevance {
+		if e.hasCur && e.cur.Kind != search.CursorRelevance {
 			return search.ErrCursor
 		}
 		return e.ranked(langs, plans, scorers, stats, args)
 	}
 	// Nothing to rank by (no words outside a '-'): newest first.
-	if e.hasCur && e.cur.kind != kindNewest {
+	if e.hasCur && e.cur.Kind != search.CursorNewest {
 		return search.ErrCursor
 	}
 	return e.newest(plans, args)
@@ -462,7 +458,7 @@ func (e *pgEngine) newest(plans []langPlan, args *sqlArgs) error {
 	}
 	var after *store.Position
 	if e.hasCur {
-		after = &e.cur.pos
+		after = &e.cur.Pos
 	}
 	batch := 64
 	if e.req.Limit > 0 {
@@ -545,7 +541,9 @@ func (e *pgEngine) newest(plans []langPlan, args *sqlArgs) error {
 		}
 		batch = min(batch*4, 4096)
 	}
-	e.finish(func(last *search.Hit, pos store.Position) pgCursor { return pgCursor{kind: kindNewest, pos: pos} })
+	e.finish(func(last *search.Hit, pos store.Position) search.Cursor {
+		return search.Cursor{Kind: search.CursorNewest, Pos: pos}
+	})
 	return nil
 }
 
@@ -671,12 +669,12 @@ func (e *pgEngine) loadItems(ids []uint64) error {
 }
 
 // finish trims the extra hit and makes the next cursor.
-func (e *pgEngine) finish(make func(last *search.Hit, pos store.Position) pgCursor) {
+func (e *pgEngine) finish(make func(last *search.Hit, pos store.Position) search.Cursor) {
 	if e.req.Limit > 0 && len(e.page.Hits) > e.req.Limit {
 		e.page.Hits = e.page.Hits[:e.req.Limit]
 		n := len(e.page.Hits) - 1
 		c := make(&e.page.Hits[n], e.hitPos[n])
-		e.page.Next = c.encode(e.fingerprint())
+		e.page.Next = c.Encode(cursorPrefix, e.req)
 	}
 }
 
@@ -687,7 +685,7 @@ func (e *pgEngine) finish(make func(last *search.Hit, pos store.Position) pgCurs
 func (e *pgEngine) ranked(langs []string, plans []langPlan, scorers []scorer, stats map[string]store.LangStats, args *sqlArgs) error {
 	maxID := e.maxID
 	if e.hasCur {
-		maxID = e.cur.maxID
+		maxID = e.cur.MaxID
 	}
 	langIdx := map[string]int{}
 	exact := map[string]bool{}
@@ -800,8 +798,8 @@ func (e *pgEngine) ranked(langs []string, plans []langPlan, scorers []scorer, st
 	for _, l := range langs {
 		snapshot[l] = stats[l]
 	}
-	e.finish(func(last *search.Hit, pos store.Position) pgCursor {
-		return pgCursor{kind: kindRelevance, pos: pos, score: last.Score, maxID: maxID, stats: snapshot}
+	e.finish(func(last *search.Hit, pos store.Position) search.Cursor {
+		return search.Cursor{Kind: search.CursorRelevance, Pos: pos, Score: last.Score, MaxID: maxID, Stats: snapshot}
 	})
 	return nil
 }
@@ -963,11 +961,11 @@ func rankedBefore(a, b *candRow) bool {
 }
 
 // rankedAfter reports whether c comes after the cursor.
-func rankedAfter(cur *pgCursor, c *candRow) bool {
-	if c.score != cur.score {
-		return c.score < cur.score
+func rankedAfter(cur *search.Cursor, c *candRow) bool {
+	if c.score != cur.Score {
+		return c.score < cur.Score
 	}
-	return cur.pos.Before(c.pos)
+	return cur.Pos.Before(c.pos)
 }
 
 // scanSearchItem reads sort_ns, lang and itemCols (see scanItem) and
