@@ -174,7 +174,12 @@ func urlKey(canonical string) []byte {
 	return append([]byte{0xff}, sum[:]...)
 }
 
-func dayOf(n int64) int64 {
+// DupDay is the day, counted from the Unix epoch and rounded down, that
+// an item sorting at n (UnixNanos of its SortTime) is filed under when
+// items of the same normalised title are looked for: an item's candidates
+// are those of its day and of the days either side. Both engines file and
+// look up title keys by it, so they find the same duplicates.
+func DupDay(n int64) int64 {
 	d := n / int64(24*time.Hour)
 	if n < 0 && n%int64(24*time.Hour) != 0 {
 		d--
@@ -237,7 +242,7 @@ func (d *dupIndex) lookup(k dupKeys, feedID uint64) (root, rootFeed uint64) {
 		}
 	}
 	if k.title != "" {
-		day := dayOf(k.nanos)
+		day := DupDay(k.nanos)
 		for _, dd := range []int64{day, day - 1, day + 1} {
 			v := d.title.Get(titleKey(k.title, dd))
 			if len(v) != 24 {
@@ -245,13 +250,19 @@ func (d *dupIndex) lookup(k dupKeys, feedID uint64) (root, rootFeed uint64) {
 			}
 			root, rf := binary.BigEndian.Uint64(v), binary.BigEndian.Uint64(v[8:])
 			n := int64(binary.BigEndian.Uint64(v[16:]))
-			if rf != feedID && absDiff(n, k.nanos) <= int64(dupWindow) {
+			if rf != feedID && WithinDupWindow(n, k.nanos) {
 				return root, rf
 			}
 		}
 	}
 	return 0, 0
 }
+
+// WithinDupWindow says whether items sorting at a and b (UnixNanos of
+// their SortTime) are near enough in time, 24 hours at most apart, for the
+// same normalised title to make them one story. Both engines decide
+// duplicates by it, so they find the same ones.
+func WithinDupWindow(a, b int64) bool { return absDiff(a, b) <= int64(dupWindow) }
 
 func absDiff(a, b int64) int64 {
 	if a > b {
@@ -272,7 +283,7 @@ func (d *dupIndex) addKeys(k dupKeys, root, rootFeed uint64) error {
 		}
 	}
 	if k.title != "" {
-		key := titleKey(k.title, dayOf(k.nanos))
+		key := titleKey(k.title, DupDay(k.nanos))
 		if d.title.Get(key) == nil {
 			v := appendU64(appendU64(u64(root), rootFeed), uint64(k.nanos))
 			if err := d.title.Put(key, v); err != nil {
@@ -419,7 +430,7 @@ func (b buckets) forgetDuplicates(tx *bolt.Tx, ids []uint64) error {
 			}
 		}
 		if k.title != "" {
-			if err := fix(d.title, titleKey(k.title, dayOf(k.nanos))); err != nil {
+			if err := fix(d.title, titleKey(k.title, DupDay(k.nanos))); err != nil {
 				return fmt.Errorf("re-index item %d: %w", it.ID, err)
 			}
 		}

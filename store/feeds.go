@@ -285,13 +285,16 @@ func (b buckets) saveFeedState(stored, f *babelfeed.Feed) error {
 		}
 		prev = append(prev, stored.URL)
 	}
-	f.PrevURLs = uniqueURLs(prev, curNorm)
+	f.PrevURLs = UniqueURLs(prev, curNorm)
 	return b.putFeed(f)
 }
 
-// uniqueURLs drops duplicates (after normalisation) and the current URL,
-// keeping the first spelling and the order.
-func uniqueURLs(urls []string, current string) []string {
+// UniqueURLs drops from urls the duplicates (compared by NormalizeURL; a
+// URL it cannot parse stands for itself) and those that normalise to
+// current, the feed's normalised URL, keeping the first spelling and the
+// order: what a feed keeps as PrevURLs. Both engines' UpdateFeed keep
+// PrevURLs with it, so they hold the same ones.
+func UniqueURLs(urls []string, current string) []string {
 	seen := map[string]bool{current: true}
 	var out []string
 	for _, u := range urls {

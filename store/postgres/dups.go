@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"slices"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -29,10 +28,6 @@ import (
 // mode under dupGlobalLock, which removal of originals (RemoveFeed, Prune)
 // takes exclusively while it moves the index to their heirs.
 
-// dupWindow is how far apart in time two items with the same normalised
-// title may be and still count as one story (store/dups.go).
-const dupWindow = 24 * time.Hour
-
 // maxDupKey bounds URL keys stored verbatim; longer ones are hashed.
 const maxDupKey = 512
 
@@ -50,7 +45,7 @@ type dupKeys struct {
 
 func keysOf(it *babelfeed.Item) dupKeys {
 	n := store.UnixNanos(store.SortTime(it))
-	k := dupKeys{nanos: n, day: int32(dayOf(n))}
+	k := dupKeys{nanos: n, day: int32(store.DupDay(n))}
 	if t := store.NormalizeTitle(it.Title); t != "" {
 		sum := sha256.Sum256([]byte(t))
 		k.title = sum[:12]
@@ -77,24 +72,6 @@ func (k dupKeys) lockKeys(dst []int64) []int64 {
 		dst = append(dst, int64(binary.BigEndian.Uint64(sum[:8])))
 	}
 	return dst
-}
-
-func dayOf(n int64) int64 {
-	d := n / int64(24*time.Hour)
-	if n < 0 && n%int64(24*time.Hour) != 0 {
-		d--
-	}
-	return d
-}
-
-func absDiff(a, b int64) int64 {
-	if a > b {
-		a, b = b, a
-	}
-	if d := b - a; d >= 0 {
-		return d
-	}
-	return 1<<63 - 1 // overflow: far apart
 }
 
 type dupRoot struct{ root, feed uint64 }
@@ -222,7 +199,7 @@ func (d *dupIndex) lookup(k dupKeys, feedID uint64) dupRoot {
 	if k.title != nil {
 		for _, dd := range []int32{k.day, k.day - 1, k.day + 1} {
 			v, ok := d.title[titleKey{string(k.title), dd}]
-			if ok && v.feed != feedID && absDiff(v.nanos, k.nanos) <= int64(dupWindow) {
+			if ok && v.feed != feedID && store.WithinDupWindow(v.nanos, k.nanos) {
 				return v.dupRoot
 			}
 		}

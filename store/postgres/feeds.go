@@ -372,7 +372,7 @@ func queueFeedState(b *pgx.Batch, stored, f *babelfeed.Feed) error {
 		b.Queue(`INSERT INTO feed_urls (url, feed_id) VALUES ($1, $2) ON CONFLICT (url) DO NOTHING`, curNorm, int64(f.ID))
 		prev = append(prev, stored.URL)
 	}
-	f.PrevURLs = uniqueURLs(prev, curNorm)
+	f.PrevURLs = store.UniqueURLs(prev, curNorm)
 	data, err := encodeFeed(f)
 	if err != nil {
 		return err
@@ -380,24 +380,6 @@ func queueFeedState(b *pgx.Batch, stored, f *babelfeed.Feed) error {
 	b.Queue(`UPDATE feeds SET url = $2, next_poll = $3, state = $4, data = $5 WHERE id = $1`,
 		int64(f.ID), curNorm, nullTime(f.NextPoll), string(f.State), data)
 	return nil
-}
-
-// uniqueURLs drops duplicates (after normalisation) and the current URL,
-// keeping the first spelling and the order.
-func uniqueURLs(urls []string, current string) []string {
-	seen := map[string]bool{current: true}
-	var out []string
-	for _, u := range urls {
-		n, err := store.NormalizeURL(u)
-		if err != nil {
-			n = u
-		}
-		if !seen[n] {
-			seen[n] = true
-			out = append(out, u)
-		}
-	}
-	return out
 }
 
 // RemoveFeed removes a feed, all its items, its tombstones and every URL
