@@ -371,17 +371,14 @@ func (s *DB) UpdateItems(ctx context.Context, fn func(*babelfeed.Item) (changed 
 				}
 			}
 			e := &batch[i]
-			e.new = e.old
-			e.new.Categories = append([]string(nil), e.old.Categories...)
-			if !fn(&e.new) {
+			upd, ok, err := UpdatedItem(&e.old, fn)
+			if err != nil {
+				return fmt.Errorf("update items: %w", err)
+			}
+			if !ok {
 				continue
 			}
-			if e.new.ID != e.old.ID || e.new.FeedID != e.old.FeedID || e.new.Key != e.old.Key {
-				return fmt.Errorf("update items: item %d: fn changed its identity (ID, FeedID or Key)", e.old.ID)
-			}
-			if e.new.Lang == "" {
-				e.new.Lang = babelfeed.Undetermined
-			}
+			e.new = upd
 			if err := validLang(e.new.Lang); err != nil {
 				return fmt.Errorf("update items: item %d: %w", e.old.ID, err)
 			}
@@ -401,6 +398,27 @@ func (s *DB) UpdateItems(ctx context.Context, fn func(*babelfeed.Item) (changed 
 
 // rewriteEntry is one item UpdateItems read (raw and decoded) and what fn
 // made of it.
+// UpdatedItem is what UpdateItems makes of old with fn: a copy of old
+// (its Categories too, so fn cannot touch old) that fn changed, with an
+// empty Lang set to Undetermined; changed is false when fn leaves the item
+// as it is. fn must not change the item's ID, FeedID or Key: that is an
+// error. Both engines' UpdateItems apply fn with it, so a retag rewrites
+// the same items the same way in either.
+func UpdatedItem(old *babelfeed.Item, fn func(*babelfeed.Item) bool) (it babelfeed.Item, changed bool, err error) {
+	it = *old
+	it.Categories = append([]string(nil), old.Categories...)
+	if !fn(&it) {
+		return babelfeed.Item{}, false, nil
+	}
+	if it.ID != old.ID || it.FeedID != old.FeedID || it.Key != old.Key {
+		return babelfeed.Item{}, false, fmt.Errorf("item %d: fn changed its identity (ID, FeedID or Key)", old.ID)
+	}
+	if it.Lang == "" {
+		it.Lang = babelfeed.Undetermined
+	}
+	return it, true, nil
+}
+
 type rewriteEntry struct {
 	raw      []byte
 	old, new babelfeed.Item

@@ -859,17 +859,14 @@ func (s *DB) UpdateItems(ctx context.Context, fn func(*babelfeed.Item) (changed 
 				}
 			}
 			e := &batch[i]
-			e.new = e.old
-			e.new.Categories = append([]string(nil), e.old.Categories...)
-			if !fn(&e.new) {
+			upd, ok, err := store.UpdatedItem(&e.old, fn)
+			if err != nil {
+				return fmt.Errorf("update items: %w", err)
+			}
+			if !ok {
 				continue
 			}
-			if e.new.ID != e.old.ID || e.new.FeedID != e.old.FeedID || e.new.Key != e.old.Key {
-				return fmt.Errorf("update items: item %d: fn changed its identity (ID, FeedID or Key)", e.old.ID)
-			}
-			if e.new.Lang == "" {
-				e.new.Lang = babelfeed.Undetermined
-			}
+			e.new = upd
 			if err := validLang(e.new.Lang); err != nil {
 				return fmt.Errorf("update items: item %d: %w", e.old.ID, err)
 			}
