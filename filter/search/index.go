@@ -367,12 +367,15 @@ func (e *engine) timeRange(c *evalCtx, lo, hi int64) set {
 	return set{ids: ids, exact: true}
 }
 
-// searchLangs returns the languages to search: those the restrictions
-// name, or every language in the index.
-func (e *engine) searchLangs(stats map[string]store.LangStats) []string {
+// LangsToSearch returns the languages an indexed search looks in: of
+// langs, the restriction SplitQuery gave (nil: any), those with items in
+// stats, or, with no restriction, every language with items, sorted. Both
+// this package's engine and store/postgres's search choose languages with
+// it, so the two search and rank over the same ones.
+func LangsToSearch(langs []string, stats map[string]store.LangStats) []string {
 	var out []string
-	if e.scan.Langs != nil {
-		for _, l := range e.scan.Langs {
+	if langs != nil {
+		for _, l := range langs {
 			if stats[l].Docs > 0 {
 				out = append(out, l)
 			}
@@ -398,7 +401,7 @@ func (e *engine) indexed() error {
 	if relevance && e.hasCur && e.cur.Kind == CursorRelevance {
 		stats = e.cur.Stats
 	}
-	langs := e.searchLangs(stats)
+	langs := LangsToSearch(e.scan.Langs, stats)
 	var scorers []scorer
 	sets := make([]set, len(langs))
 	for i, l := range langs {

@@ -348,27 +348,6 @@ func candidates(plans []langPlan, args *sqlArgs) string {
 	return "(" + strings.Join(parts, " OR ") + ")"
 }
 
-// searchLangs returns the languages to search: those the restrictions
-// name, or every language with items.
-func (e *pgEngine) searchLangs(stats map[string]store.LangStats) []string {
-	var out []string
-	if e.langs != nil {
-		for _, l := range e.langs {
-			if stats[l].Docs > 0 {
-				out = append(out, l)
-			}
-		}
-		return out
-	}
-	for l, st := range stats {
-		if st.Docs > 0 {
-			out = append(out, l)
-		}
-	}
-	slices.Sort(out)
-	return out
-}
-
 // prefixTerms returns the terms of lang's items that start with the
 // spaceless unit u as a whole unit (analyze.PrefixMatch), sorted. The
 // terms of every language searched are read at once, on the first call for
@@ -414,7 +393,7 @@ func (e *pgEngine) indexed() error {
 	if relevance && e.hasCur && e.cur.Kind == search.CursorRelevance {
 		stats = e.cur.Stats
 	}
-	langs := e.searchLangs(stats)
+	langs := search.LangsToSearch(e.langs, stats)
 	e.searched = langs
 	args := &sqlArgs{}
 	plans, scorers, err := e.plan(langs, args, relevance)
