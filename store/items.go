@@ -144,9 +144,12 @@ func countLang(langs map[string]int, from, to string) {
 	}
 }
 
-// checkItem fills the defaults the store relies on and rejects items it
-// cannot index.
-func checkItem(it *babelfeed.Item, feedID uint64, now time.Time) error {
+// PrepareItem fills the defaults both stores give an item of feed feedID
+// they are about to save: its FeedID, Lang Undetermined when empty,
+// FirstSeen now when zero. An item of another feed or without a Key is an
+// error. Both engines prepare items with it, so they store the same
+// values; each then checks that it can hold the Lang (see checkItem).
+func PrepareItem(it *babelfeed.Item, feedID uint64, now time.Time) error {
 	if it.FeedID != 0 && it.FeedID != feedID {
 		return fmt.Errorf("item %q belongs to feed %d, not %d", it.Key, it.FeedID, feedID)
 	}
@@ -157,11 +160,20 @@ func checkItem(it *babelfeed.Item, feedID uint64, now time.Time) error {
 	if it.Lang == "" {
 		it.Lang = babelfeed.Undetermined
 	}
-	if err := validLang(it.Lang); err != nil {
-		return fmt.Errorf("item %q: %w", it.Key, err)
-	}
 	if it.FirstSeen.IsZero() {
 		it.FirstSeen = now
+	}
+	return nil
+}
+
+// checkItem prepares an item (PrepareItem) and rejects one whose language
+// code the store cannot index.
+func checkItem(it *babelfeed.Item, feedID uint64, now time.Time) error {
+	if err := PrepareItem(it, feedID, now); err != nil {
+		return err
+	}
+	if err := validLang(it.Lang); err != nil {
+		return fmt.Errorf("item %q: %w", it.Key, err)
 	}
 	return nil
 }

@@ -24,24 +24,14 @@ import (
 // transaction (as store.DB).
 const updateBatch = 1000
 
-// checkItem fills the defaults the store relies on and rejects items it
-// cannot index (as store.DB).
+// checkItem prepares an item (store.PrepareItem) and rejects one whose
+// language code a text column cannot hold.
 func checkItem(it *babelfeed.Item, feedID uint64, now time.Time) error {
-	if it.FeedID != 0 && it.FeedID != feedID {
-		return fmt.Errorf("item %q belongs to feed %d, not %d", it.Key, it.FeedID, feedID)
-	}
-	it.FeedID = feedID
-	if it.Key == "" {
-		return fmt.Errorf("item %q has no key", it.Title)
-	}
-	if it.Lang == "" {
-		it.Lang = babelfeed.Undetermined
+	if err := store.PrepareItem(it, feedID, now); err != nil {
+		return err
 	}
 	if err := validLang(it.Lang); err != nil {
 		return fmt.Errorf("item %q: %w", it.Key, err)
-	}
-	if it.FirstSeen.IsZero() {
-		it.FirstSeen = now
 	}
 	return nil
 }
