@@ -116,14 +116,8 @@ func (s *DB) AddFeeds(feeds []babelfeed.Feed, dryRun bool) (added, existing []ba
 				continue
 			}
 			seq++
-			nf := f
+			nf := NewFeed(f, now)
 			nf.ID = seq
-			nf.URL = strings.TrimSpace(f.URL)
-			nf.Added = now
-			nf.State = babelfeed.StateOK
-			nf.NextPoll = time.Time{}
-			nf.Items = 0
-			nf.Languages = map[string]int{}
 			inCall[norm] = len(added)
 			added = append(added, nf)
 			if dryRun {
@@ -287,6 +281,20 @@ func (b buckets) saveFeedState(stored, f *babelfeed.Feed) error {
 	}
 	f.PrevURLs = UniqueURLs(prev, curNorm)
 	return b.putFeed(f)
+}
+
+// NewFeed is f as both stores add it at now, before it gets its ID: its
+// URL trimmed, Added now, State ok, no NextPoll (due at once), no items
+// and no languages counted. Both engines' AddFeeds start a feed with it,
+// so a new feed is the same in either.
+func NewFeed(f babelfeed.Feed, now time.Time) babelfeed.Feed {
+	f.URL = strings.TrimSpace(f.URL)
+	f.Added = now
+	f.State = babelfeed.StateOK
+	f.NextPoll = time.Time{}
+	f.Items = 0
+	f.Languages = map[string]int{}
+	return f
 }
 
 // UniqueURLs drops from urls the duplicates (compared by NormalizeURL; a

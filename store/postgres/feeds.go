@@ -152,13 +152,7 @@ func (s *DB) AddFeeds(feeds []babelfeed.Feed, dryRun bool) (added, existing []ba
 				existing = append(existing, sf)
 				continue
 			}
-			nf := f
-			nf.URL = strings.TrimSpace(f.URL)
-			nf.Added = now
-			nf.State = babelfeed.StateOK
-			nf.NextPoll = time.Time{}
-			nf.Items = 0
-			nf.Languages = map[string]int{}
+			nf := store.NewFeed(f, now)
 			inCall[e.norm] = len(added)
 			// Earlier addresses find the feed too, unless another feed
 			// already has them.
