@@ -315,7 +315,7 @@ func (im *importer) item(it babelfeed.Item) error {
 		return err
 	}
 	f.Items++
-	countLang(f.Languages, "", it.Lang)
+	CountLang(f.Languages, "", it.Lang)
 	return nil
 }
 

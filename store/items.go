@@ -128,9 +128,11 @@ func (b buckets) deleteIndexes(it *babelfeed.Item) error {
 	return nil
 }
 
-// countLang moves one item's worth of count from language from to language
-// to ("" for none) in a feed's Languages.
-func countLang(langs map[string]int, from, to string) {
+// CountLang moves one item's worth of count from language from to
+// language to ("" for none) in a feed's Languages, dropping a language
+// whose count reaches zero. Both engines keep Feed.Languages with it, so
+// they report the same counts.
+func CountLang(langs map[string]int, from, to string) {
 	if from == to {
 		return
 	}
@@ -235,7 +237,7 @@ func (s *DB) SaveFetch(f babelfeed.Feed, items []babelfeed.Item) (SaveResult, er
 					return err
 				}
 				count++
-				countLang(langs, "", it.Lang)
+				CountLang(langs, "", it.Lang)
 				res.Added++
 				continue
 			}
@@ -260,7 +262,7 @@ func (s *DB) SaveFetch(f babelfeed.Feed, items []babelfeed.Item) (SaveResult, er
 			if err := ix.put(tx, &old, &it); err != nil {
 				return err
 			}
-			countLang(langs, old.Lang, it.Lang)
+			CountLang(langs, old.Lang, it.Lang)
 			res.Updated++
 		}
 		if err := ix.flush(); err != nil {
@@ -473,7 +475,7 @@ func (s *DB) rewrite(entries []rewriteEntry) error {
 				f = &stored
 				feeds[f.ID] = f
 			}
-			countLang(f.Languages, e.old.Lang, e.new.Lang)
+			CountLang(f.Languages, e.old.Lang, e.new.Lang)
 		}
 		for _, f := range feeds {
 			if err := b.putFeed(f); err != nil {

@@ -229,7 +229,7 @@ func (s *DB) removeItems(feedID uint64, cands []pruneCandidate) (int, error) {
 				return fmt.Errorf("tombstone item %d: %w", it.ID, err)
 			}
 			f.Items--
-			countLang(f.Languages, it.Lang, "")
+			CountLang(f.Languages, it.Lang, "")
 		}
 		removed = len(gone)
 		return b.putFeed(&f)

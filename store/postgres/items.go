@@ -601,7 +601,7 @@ func (s *DB) SaveFetch(f babelfeed.Feed, items []babelfeed.Item) (store.SaveResu
 				dups.markNew(&it)
 				state[kid] = &stored{id: it.ID, hash: it.ContentHash, item: &it, insert: true, write: true}
 				count++
-				countLang(langs, "", it.Lang)
+				store.CountLang(langs, "", it.Lang)
 				res.Added++
 				continue
 			}
@@ -629,7 +629,7 @@ func (s *DB) SaveFetch(f babelfeed.Feed, items []babelfeed.Item) (store.SaveResu
 			}
 			it.ID, it.FirstSeen = old.ID, old.FirstSeen
 			dups.markUpdated(old, &it)
-			countLang(langs, old.Lang, it.Lang)
+			store.CountLang(langs, old.Lang, it.Lang)
 			res.Updated++
 			st.item, st.hash, st.write = &it, it.ContentHash, true
 		}
@@ -677,22 +677,6 @@ func (s *DB) SaveFetch(f babelfeed.Feed, items []babelfeed.Item) (store.SaveResu
 		return store.SaveResult{}, fmt.Errorf("save fetch of feed %d: %w", f.ID, err)
 	}
 	return res, nil
-}
-
-// countLang moves one item's worth of count from language from to language
-// to ("" for none).
-func countLang(langs map[string]int, from, to string) {
-	if from == to {
-		return
-	}
-	if from != "" {
-		if langs[from]--; langs[from] <= 0 {
-			delete(langs, from)
-		}
-	}
-	if to != "" {
-		langs[to]++
-	}
 }
 
 // Item returns one item; a missing one gives an error wrapping
@@ -964,7 +948,7 @@ func (s *DB) rewrite(ctx context.Context, olds, news []*babelfeed.Item, raws [][
 			if !ok {
 				continue // an orphan item: no counts to keep
 			}
-			countLang(langs, old.Lang, it.Lang)
+			store.CountLang(langs, old.Lang, it.Lang)
 			touched[old.FeedID] = true
 		}
 		if wrote {

@@ -113,7 +113,7 @@ func (s *DB) pruneFeed(ctx context.Context, feedID uint64, r store.Retention, no
 					return fmt.Errorf("find items to remove: %w", err)
 				}
 				ids, kids, hashes = append(ids, id), append(kids, kid), append(hashes, hash)
-				countLang(langs, lang, "")
+				store.CountLang(langs, lang, "")
 			}
 			rows.Close()
 			if err := rows.Err(); err != nil {
