@@ -164,9 +164,12 @@ func isASCII(s string) bool {
 // maxDupKey bounds URL keys stored verbatim; longer ones are hashed.
 const maxDupKey = 512
 
-// urlKey is the dup_url key of a canonical URL: the URL itself, or 0xff
-// and its SHA-256 when long (UTF-8 text never starts with 0xff).
-func urlKey(canonical string) []byte {
+// DupURLKey is the key a canonical URL (CanonicalURL) is indexed by to
+// find duplicates: the URL itself, or 0xff and its SHA-256 when longer
+// than 512 bytes (UTF-8 text never starts with 0xff). The bbolt store's
+// dup_url bucket and the PostgreSQL store's duplicate index hold the same
+// keys, so a URL matches the same items in either.
+func DupURLKey(canonical string) []byte {
 	if len(canonical) <= maxDupKey {
 		return []byte(canonical)
 	}
@@ -226,7 +229,7 @@ type dupKeys struct {
 func keysOf(it *babelfeed.Item) dupKeys {
 	k := dupKeys{title: NormalizeTitle(it.Title), nanos: UnixNanos(SortTime(it))}
 	if c := CanonicalURL(it.URL); c != "" {
-		k.url = urlKey(c)
+		k.url = DupURLKey(c)
 	}
 	return k
 }

@@ -28,9 +28,6 @@ import (
 // mode under dupGlobalLock, which removal of originals (RemoveFeed, Prune)
 // takes exclusively while it moves the index to their heirs.
 
-// maxDupKey bounds URL keys stored verbatim; longer ones are hashed.
-const maxDupKey = 512
-
 // dupGlobalLock is the advisory lock key that orders duplicate decisions
 // against removals of originals.
 const dupGlobalLock int64 = 0x6466_6475_7073 // "dfdups"
@@ -51,12 +48,7 @@ func keysOf(it *babelfeed.Item) dupKeys {
 		k.title = sum[:12]
 	}
 	if c := store.CanonicalURL(it.URL); c != "" {
-		if len(c) <= maxDupKey {
-			k.url = []byte(c)
-		} else {
-			sum := sha256.Sum256([]byte(c))
-			k.url = append([]byte{0xff}, sum[:]...)
-		}
+		k.url = store.DupURLKey(c)
 	}
 	return k
 }
