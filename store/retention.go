@@ -22,17 +22,18 @@ import (
 // missing is when a fetched document of the feed first lacked the key (0
 // while the feed still carries it, stored inverted so that 0 reads as "no
 // time"). SaveFetch keeps it up to date; a tombstone missing from the
-// feed's documents for tombstoneGrace is deleted, so tombstones do not pile
+// feed's documents for TombstoneGrace is deleted, so tombstones do not pile
 // up for items no feed carries any more. The bucket is created by the first
 // Prune that removes something; a store without it has no tombstones.
 
 var bucketTombstones = []byte("tombstones")
 
-// tombstoneGrace is how long a tombstone outlives the last document that
+// TombstoneGrace is how long a tombstone outlives the last document that
 // carried its item. Feeds drop and re-add items (a truncated document, an
 // editor's mistake); two weeks covers that, and a tombstone costs a few
-// dozen bytes.
-const tombstoneGrace = 14 * 24 * time.Hour
+// dozen bytes. Both engines expire tombstones after it, so an item that
+// comes back is treated the same in either.
+const TombstoneGrace = 14 * 24 * time.Hour
 
 // pruneBatch is how many items one Prune transaction removes: enough to
 // amortise the commit, few enough that the poller's writes wait briefly.
@@ -76,7 +77,7 @@ type PruneResult struct {
 	Feeds   int // feeds that lost items
 	Removed int // items removed, each leaving a tombstone
 	// TombstonesExpired counts tombstones deleted because no document of
-	// their feed carried them for tombstoneGrace, or their feed is gone.
+	// their feed carried them for TombstoneGrace, or their feed is gone.
 	TombstonesExpired int
 }
 
@@ -280,7 +281,7 @@ func isTombstoned(tombs *bolt.Bucket, key []byte) bool {
 // sweepTombstones brings the feed's tombstones up to date with a fetched
 // document: the ones it carries are marked carried (with the content hash
 // it has now, so Known stays right), the others missing since now, and
-// those missing for tombstoneGrace are deleted.
+// those missing for TombstoneGrace are deleted.
 func sweepTombstones(tx *bolt.Tx, feedID uint64, items []babelfeed.Item, now time.Time) error {
 	tombs := tx.Bucket(bucketTombstones)
 	if tombs == nil {
@@ -311,7 +312,7 @@ func sweepTombstones(tx *bolt.Tx, feedID uint64, items []babelfeed.Item, now tim
 			changes = append(changes, change{bytes.Clone(k), tombstoneValue(0, hash)})
 		case !in && missing == 0:
 			changes = append(changes, change{bytes.Clone(k), tombstoneValue(nowN, string(v[8:]))})
-		case !in && nowN-missing > int64(tombstoneGrace):
+		case !in && nowN-missing > int64(TombstoneGrace):
 			changes = append(changes, change{key: bytes.Clone(k)})
 		}
 	}
@@ -330,7 +331,7 @@ func sweepTombstones(tx *bolt.Tx, feedID uint64, items []babelfeed.Item, now tim
 }
 
 // expireTombstones deletes tombstones missing from their feed's documents
-// for tombstoneGrace, and those of feeds that no longer exist, a batch per
+// for TombstoneGrace, and those of feeds that no longer exist, a batch per
 // transaction.
 func (s *DB) expireTombstones(ctx context.Context, now time.Time) (int, error) {
 	nowN := UnixNanos(now)
@@ -363,7 +364,7 @@ func (s *DB) expireTombstones(ctx context.Context, now time.Time) (int, error) {
 					continue
 				}
 				missing := tombstoneMissing(v)
-				if (missing != 0 && nowN-missing > int64(tombstoneGrace)) || feeds.Get(k[:8]) == nil {
+				if (missing != 0 && nowN-missing > int64(TombstoneGrace)) || feeds.Get(k[:8]) == nil {
 					doomed = append(doomed, bytes.Clone(k))
 				}
 			}

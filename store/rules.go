@@ -31,10 +31,11 @@ var (
 	keyRulesVersion = []byte("rules_version")
 )
 
-// dropRetention is how long a drop record outlives the item's presence in
+// DropRetention is how long a drop record outlives the item's presence in
 // its feed: feeds rarely bring an item back after months, and a record that
-// is pruned costs one evaluation if it does come back.
-const dropRetention = 90 * 24 * time.Hour
+// is pruned costs one evaluation if it does come back. Both engines prune
+// drop records after it, so they keep the same ones.
+const DropRetention = 90 * 24 * time.Hour
 
 // PrepareRule puts r in the form both stores keep rules in, its Query
 // trimmed of spaces and its Category of spaces and slashes, and checks it:
@@ -351,7 +352,7 @@ func (s *DB) SaveRuleOutcome(o RuleOutcome) error {
 			}
 		}
 		if o.Present != nil {
-			return pruneDrops(bk, o.FeedID, o.Present, at.Add(-dropRetention))
+			return pruneDrops(bk, o.FeedID, o.Present, at.Add(-DropRetention))
 		}
 		return nil
 	})

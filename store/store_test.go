@@ -402,8 +402,8 @@ func TestCompactToAndBackup(t *testing.T) {
 // TestSuiteConstants: store/storetest checks the behaviour these constants
 // set with their values written out; a change here must change it too.
 func TestSuiteConstants(t *testing.T) {
-	if tombstoneGrace != 14*24*time.Hour || dropRetention != 90*24*time.Hour || pruneBatch != 500 {
-		t.Errorf("tombstoneGrace %v, dropRetention %v, pruneBatch %d: update store/storetest (storetest.go)", tombstoneGrace, dropRetention, pruneBatch)
+	if TombstoneGrace != 14*24*time.Hour || DropRetention != 90*24*time.Hour || pruneBatch != 500 {
+		t.Errorf("TombstoneGrace %v, DropRetention %v, pruneBatch %d: update store/storetest (storetest.go)", TombstoneGrace, DropRetention, pruneBatch)
 	}
 }
 

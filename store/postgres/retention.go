@@ -17,11 +17,7 @@ import (
 // count per feed and leaves a tombstone for each, so that a feed which
 // still carries a removed item does not bring it back; SaveFetch keeps the
 // tombstones up to date with the feed's documents (sweepTombstones), and a
-// tombstone missing from them for tombstoneGrace is deleted.
-
-// tombstoneGrace is how long a tombstone outlives the last document that
-// carried its item (store's value).
-const tombstoneGrace = 14 * 24 * time.Hour
+// tombstone missing from them for store.TombstoneGrace is deleted.
 
 // pruneBatch is how many items one Prune transaction removes (store's
 // value).
@@ -156,7 +152,7 @@ func (s *DB) pruneFeed(ctx context.Context, feedID uint64, r store.Retention, no
 // by key ID) up to date with a fetched document (items, with their key
 // IDs): the ones it carries are marked carried with the content hash they
 // have now, the others missing since now, and those missing for
-// tombstoneGrace are deleted.
+// store.TombstoneGrace are deleted.
 func sweepTombstones(b *pgx.Batch, feedID uint64, tombs map[string]tombstone, items []babelfeed.Item, kids []string, now time.Time) {
 	if len(tombs) == 0 {
 		return // the common case: nothing to sweep
@@ -175,7 +171,7 @@ func sweepTombstones(b *pgx.Batch, feedID uint64, tombs map[string]tombstone, it
 			setKeys, setHashes, setMissing = append(setKeys, []byte(kid)), append(setHashes, []byte(hash)), append(setMissing, 0)
 		case !in && t.missing == 0:
 			setKeys, setHashes, setMissing = append(setKeys, []byte(kid)), append(setHashes, []byte(t.hash)), append(setMissing, nowN)
-		case !in && nowN-t.missing > int64(tombstoneGrace):
+		case !in && nowN-t.missing > int64(store.TombstoneGrace):
 			delKeys = append(delKeys, []byte(kid))
 		}
 	}
@@ -190,12 +186,12 @@ func sweepTombstones(b *pgx.Batch, feedID uint64, tombs map[string]tombstone, it
 }
 
 // expireTombstones deletes tombstones missing from their feed's documents
-// for tombstoneGrace, and those of feeds that no longer exist.
+// for store.TombstoneGrace, and those of feeds that no longer exist.
 func (s *DB) expireTombstones(ctx context.Context, now time.Time) (int, error) {
 	tag, err := s.pool.Exec(ctx, `DELETE FROM tombstones t
 		WHERE (t.missing_ns <> 0 AND t.missing_ns < $1)
 		   OR NOT EXISTS (SELECT 1 FROM feeds f WHERE f.id = t.feed_id)`,
-		store.UnixNanos(now)-int64(tombstoneGrace))
+		store.UnixNanos(now)-int64(store.TombstoneGrace))
 	if err != nil {
 		return 0, err
 	}

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"slices"
 	"strings"
 	"time"
@@ -88,10 +87,6 @@ var rulesDDL = []string{
 		data jsonb NOT NULL
 	)`,
 }
-
-// dropRetention is how long a drop record outlives the item's presence in
-// its feed (the bbolt store's value).
-const dropRetention = 90 * 24 * time.Hour
 
 // dropKeyHash is the identity of an item key in the dropped table.
 func dropKeyHash(key string) []byte {
@@ -286,18 +281,6 @@ func (s *DB) Dropped(feedID uint64) (map[string]store.DroppedItem, error) {
 	return out, nil
 }
 
-// dropNanos is t as Unix nanoseconds, clamped to the int64 range as the
-// bbolt store does, so that both read back the same time.
-func dropNanos(t time.Time) int64 {
-	switch {
-	case t.Before(time.Unix(0, math.MinInt64)):
-		return math.MinInt64
-	case t.After(time.Unix(0, math.MaxInt64)):
-		return math.MaxInt64
-	}
-	return t.UnixNano()
-}
-
 // SaveRuleOutcome records drops and counts in one transaction. A drop
 // counts for its rule unless the item's previous record already named that
 // rule (an item is counted once per rule, however often it is looked at
@@ -317,7 +300,7 @@ func (s *DB) SaveRuleOutcome(o store.RuleOutcome) error {
 	ctx, cancel := opContext()
 	defer cancel()
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		dropped, err := saveDrops(ctx, tx, o, dropNanos(at))
+		dropped, err := saveDrops(ctx, tx, o, store.UnixNanos(at))
 		if err != nil {
 			return err
 		}
@@ -342,7 +325,7 @@ func (s *DB) SaveRuleOutcome(o store.RuleOutcome) error {
 				}
 			}
 			if _, err := tx.Exec(ctx, `DELETE FROM dropped WHERE feed_id = $1 AND at < $2 AND key_hash <> ALL($3)`,
-				int64(o.FeedID), dropNanos(at.Add(-dropRetention)), present); err != nil {
+				int64(o.FeedID), store.UnixNanos(at.Add(-store.DropRetention)), present); err != nil {
 				return fmt.Errorf("prune drop records: %w", err)
 			}
 		}
@@ -646,7 +629,7 @@ func importRuleRecords(ctx context.Context, tx pgx.Tx, batch []store.Record) err
 			dKey = append(dKey, []byte(d.Key))
 			dRule = append(dRule, int64(d.RuleID))
 			dVer = append(dVer, int64(d.Version))
-			dAt = append(dAt, dropNanos(d.At))
+			dAt = append(dAt, store.UnixNanos(d.At))
 			dContent = append(dContent, d.ContentHash)
 			maxDropVersion = max(maxDropVersion, int64(d.Version))
 		}

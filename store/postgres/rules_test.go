@@ -183,7 +183,7 @@ func TestRuleOutcomeDropsAndCounts(t *testing.T) {
 	}
 	// Pruning: records older than the retention whose items left the
 	// document go; the others stay.
-	later := time.Now().Add(dropRetention + 24*time.Hour)
+	later := time.Now().Add(store.DropRetention + 24*time.Hour)
 	if err := s.SaveRuleOutcome(store.RuleOutcome{FeedID: 1, Present: map[string]bool{"a": true}, At: later}); err != nil {
 		t.Fatal(err)
 	}
