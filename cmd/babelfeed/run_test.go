@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -72,43 +71,7 @@ type daemonProc struct {
 
 func startDaemon(t *testing.T, db, opmlPath string) *daemonProc {
 	t.Helper()
-	cmd := exec.Command(babelfeedBinary(t), "--db", db, "run", "--listen", "127.0.0.1:0",
-		"--log-format", "json", "--opml", opmlPath, "--languages", testLanguages, "--timeout", "5s")
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	d := &daemonProc{cmd: cmd, done: make(chan error, 1), logs: &strings.Builder{}, mu: &sync.Mutex{}}
-	addrCh := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			line := sc.Text()
-			d.mu.Lock()
-			d.logs.WriteString(line + "\n")
-			d.mu.Unlock()
-			var rec map[string]any
-			if json.Unmarshal([]byte(line), &rec) == nil && rec["msg"] == "HTTP API listening" {
-				addrCh <- rec["addr"].(string)
-			}
-		}
-		d.done <- cmd.Wait()
-	}()
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			_ = cmd.Process.Kill()
-		}
-	})
-	select {
-	case d.addr = <-addrCh:
-	case err := <-d.done:
-		t.Fatalf("daemon exited early: %v\n%s", err, d.logText())
-	case <-time.After(60 * time.Second):
-		t.Fatalf("daemon did not start listening\n%s", d.logText())
-	}
+	d := startDaemonArgs(t, db, "--opml", opmlPath, "--languages", testLanguages, "--timeout", "5s")
 	// The CLI socket is up once the API is; wait until it answers.
 	deadline := time.Now().Add(10 * time.Second)
 	for !daemonAnswers(socketPath(db)) {
