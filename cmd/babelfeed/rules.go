@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -147,20 +146,8 @@ func (a *app) rulesListCmd() *cobra.Command {
 			for _, r := range rs {
 				rows = append(rows, ruleRow{Rule: r, Scope: r.Scope(), Added: api.RFC3339(r.Added)})
 			}
-			switch format {
-			case "json", "jsonl":
-				enc := json.NewEncoder(a.out)
-				enc.SetEscapeHTML(false)
-				if format == "json" {
-					enc.SetIndent("", "  ")
-					return enc.Encode(rows)
-				}
-				for _, r := range rows {
-					if err := enc.Encode(r); err != nil {
-						return err
-					}
-				}
-				return nil
+			if format == "json" || format == "jsonl" {
+				return writeJSONRows(a.out, format, rows)
 			}
 			tw := tabwriter.NewWriter(a.out, 0, 0, 2, ' ', 0)
 			fmt.Fprintln(tw, "ID\tACTION\tSCOPE\tDROPPED\tKEPT\tTIMEOUTS\tQUERY")
@@ -258,12 +245,8 @@ every item in scope. Nothing is written.`,
 				return err
 			}
 			if format == "jsonl" {
-				enc := json.NewEncoder(a.out)
-				enc.SetEscapeHTML(false)
-				for _, r := range rows {
-					if err := enc.Encode(r); err != nil {
-						return err
-					}
+				if err := writeJSONRows(a.out, format, rows); err != nil {
+					return err
 				}
 				fmt.Fprintf(a.errOut, "%d items in scope: %d kept, %d dropped; this rule drops %d, keeps %d the other rules drop\n",
 					sum.InScope, sum.Kept, sum.Dropped, sum.NewlyDropped, sum.NewlyKept)

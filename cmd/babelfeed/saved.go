@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -106,18 +105,7 @@ func (a *app) savedListCmd() *cobra.Command {
 				rows = append(rows, row{q.Name, q.Query, api.RFC3339(q.Added), "/feeds/" + q.Name + ".atom", "/feeds/" + q.Name + ".json"})
 			}
 			if format != "table" {
-				enc := json.NewEncoder(a.out)
-				enc.SetEscapeHTML(false)
-				if format == "json" {
-					enc.SetIndent("", "  ")
-					return enc.Encode(rows)
-				}
-				for _, r := range rows {
-					if err := enc.Encode(r); err != nil {
-						return err
-					}
-				}
-				return nil
+				return writeJSONRows(a.out, format, rows)
 			}
 			tw := tabwriter.NewWriter(a.out, 0, 0, 2, ' ', 0)
 			fmt.Fprintln(tw, "NAME\tFEED\tQUERY")
